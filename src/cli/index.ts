@@ -1,0 +1,15 @@
+// The root command. Subcommands load lazily so `tunnel --help` does not open
+// libc or libcrypto.
+import { defineCommand } from "citty";
+import { VERSION } from "../version.ts";
+
+export const rootCommand = defineCommand({
+  meta: {
+    name: "tunnel",
+    version: VERSION,
+    description: "A fast WireGuard-compatible VPN for Linux that uses the kernel's TUN offloads",
+  },
+  subCommands: {
+    version: () => import("./version.ts").then((m) => m.default),
+  },
+});

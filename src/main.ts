@@ -1,0 +1,51 @@
+// Composition root: parses argv, runs the command, and owns the only
+// process.exit in the code base. Every error becomes one clear line on stderr
+// and a non-zero exit code; stack traces only with LOG_LEVEL=debug.
+import { runCommand, showUsage } from "citty";
+import { rootCommand } from "./cli/index.ts";
+import { CliError, EXIT } from "./cli/errors.ts";
+import { VERSION } from "./version.ts";
+
+async function resolveSubCommand(rawArgs: string[]) {
+  const subs = rootCommand.subCommands as Record<string, () => Promise<unknown>>;
+  const name = rawArgs.find((a) => !a.startsWith("-"));
+  if (name && name in subs) return [(await subs[name]!()) as typeof rootCommand, rootCommand] as const;
+  return [rootCommand, undefined] as const;
+}
+
+async function main(rawArgs: string[]): Promise<number> {
+  if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
+    process.stdout.write(VERSION + "\n");
+    return EXIT.OK;
+  }
+  if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
+    const [cmd, parent] = await resolveSubCommand(rawArgs);
+    await showUsage(cmd, parent);
+    return rawArgs.length === 0 ? EXIT.USAGE : EXIT.OK;
+  }
+  await runCommand(rootCommand, { rawArgs });
+  return EXIT.OK;
+}
+
+/** plain removes the ANSI colours citty puts into its messages. */
+function plain(text: string): string {
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+function describeError(error: unknown): { line: string; code: number } {
+  if (error instanceof CliError) return { line: error.message, code: error.exitCode };
+  if (error instanceof Error && "code" in error && String(error.code).startsWith("E_")) {
+    return { line: error.message, code: EXIT.USAGE }; // citty's usage errors
+  }
+  if (error instanceof Error) return { line: error.message, code: EXIT.FAILURE };
+  return { line: String(error), code: EXIT.FAILURE };
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  const { line, code } = describeError(error);
+  process.stderr.write(`tunnel: ${plain(line)}\n`);
+  if (process.env.LOG_LEVEL === "debug" && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  process.exit(code);
+}

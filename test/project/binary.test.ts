@@ -1,0 +1,59 @@
+// The compiled binary is the product: it must run from any directory with no
+// Bun and no node_modules around it.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { VERSION } from "../../src/version.ts";
+
+let dir = "";
+let binary = "";
+
+beforeAll(() => {
+  const build = Bun.spawnSync([process.execPath, "build.ts"], { stdout: "pipe", stderr: "pipe" });
+  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
+  dir = mkdtempSync(join(tmpdir(), "tunnel-bin-"));
+  binary = join(dir, "tunnel");
+  copyFileSync("dist/tunnel", binary);
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** run executes the copied binary from its temp dir with a PATH that has no bun. */
+function run(...args: string[]) {
+  const proc = Bun.spawnSync([binary, ...args], {
+    cwd: dir,
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", NO_COLOR: "1" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
+}
+
+describe("compiled binary", () => {
+  test("no bun is reachable on the clean PATH", () => {
+    expect(Bun.which("bun", { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" })).toBeNull();
+  });
+
+  test("--version prints the package version", () => {
+    const r = run("--version");
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(VERSION);
+  });
+
+  test("--help lists the commands", () => {
+    const r = run("--help");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("USAGE");
+    expect(r.stdout).toContain("version");
+  });
+
+  test("an unknown command is one line on stderr and exit 64", () => {
+    const r = run("no-such-command");
+    expect(r.code).toBe(64);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("no-such-command");
+  });
+});
