@@ -134,7 +134,8 @@ export function open(path: string, flags: number, mode = 0): number {
   for (;;) {
     const fd = L.open(p, flags, mode);
     if (fd >= 0) return fd;
-    if (errno() !== EINTR) throw new SyscallError(`open(${path})`, errno());
+    const e = errno();
+    if (e !== EINTR) throw new SyscallError(`open(${path})`, e);
   }
 }
 
