@@ -1,0 +1,61 @@
+// PacketBatch: the packet vector shared by split (TUN read side) and
+// coalesce (TUN write side). One backing Uint8Array holds every slot, so a
+// batch can be handed to sendmmsg/writev as (buf, offs, lens) with no
+// per-packet objects.
+//
+// Slot contract: packet i lives at buf[offs[i], offs[i]+lens[i]). The caller
+// guarantees headroom bytes before offs[i] (>= VNET_HDR_LEN for coalescing;
+// the data plane uses 16 so the WireGuard transport header fits in place)
+// and stride writable bytes from offs[i]. Offload code writes only inside
+// [offs[i]-VNET_HDR_LEN, offs[i]+stride) of the slots it is handed.
+
+/** PacketBatch is a vector of packet slots in one buffer; see the file header for the slot contract. */
+export interface PacketBatch {
+  readonly buf: Uint8Array;
+  /** Number of slots (length of offs and lens). */
+  readonly capacity: number;
+  /** Bytes reserved before each offs[i]. */
+  readonly headroom: number;
+  /** Writable bytes from offs[i]: the largest packet a slot can hold. */
+  readonly stride: number;
+  readonly offs: Int32Array;
+  readonly lens: Int32Array;
+  /** Number of slots in use, from index 0. */
+  count: number;
+}
+
+/** SLOT_ALIGN keeps every offs[i] 16-byte aligned so checksums use the word path. */
+const SLOT_ALIGN = 16;
+
+/**
+ * createPacketBatch allocates capacity slots of headroom+stride bytes each
+ * (rounded up to 16) in one buffer, with offs[i] at the end of slot i's
+ * headroom. Coalescing to full 64 KiB super-packets needs stride >= 65535;
+ * splitting needs stride >= the largest segment (MTU-sized).
+ */
+export function createPacketBatch(capacity: number, stride: number, headroom = 16): PacketBatch {
+  const pitch = Math.ceil((headroom + stride) / SLOT_ALIGN) * SLOT_ALIGN;
+  const buf = new Uint8Array(pitch * capacity);
+  const offs = new Int32Array(capacity);
+  for (let i = 0; i < capacity; i++) offs[i] = i * pitch + headroom;
+  return { buf, capacity, headroom, stride, offs, lens: new Int32Array(capacity), count: 0 };
+}
+
+/** COPY_LOOP_MAX: below this a byte loop is cheaper than set(subarray(...)). */
+const COPY_LOOP_MAX = 64;
+
+/**
+ * copyBytes copies src[srcOff, srcOff+len) to dst[dstOff, ...). Within one
+ * buffer it uses copyWithin (no allocation, overlap-safe); across buffers it
+ * uses set(subarray) for long ranges, whose only cost is a short-lived view.
+ */
+export function copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, len: number): void {
+  if (len <= 0) return;
+  if (dst === src) {
+    dst.copyWithin(dstOff, srcOff, srcOff + len);
+  } else if (len <= COPY_LOOP_MAX) {
+    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i]!;
+  } else {
+    dst.set(src.subarray(srcOff, srcOff + len), dstOff);
+  }
+}

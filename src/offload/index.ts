@@ -1,0 +1,32 @@
+// Public API of the offload layer: virtio_net_hdr codec, Internet checksum,
+// packet batches, GSO split (TUN read side) and GRO coalesce (TUN write side).
+// Pure packet code: no I/O, no FFI, no clock.
+
+export {
+  VNET_HDR_LEN,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_F_DATA_VALID,
+  VIRTIO_NET_HDR_GSO_NONE,
+  VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_UDP,
+  VIRTIO_NET_HDR_GSO_TCPV6,
+  VIRTIO_NET_HDR_GSO_UDP_L4,
+  VIRTIO_NET_HDR_GSO_ECN,
+  type VnetHeader,
+  createVnetHeader,
+  decodeVnetHeader,
+  encodeVnetHeader,
+  writeZeroVnetHeader,
+} from "./vnet-header.ts";
+export { checksum, checksumNoFold, foldChecksum, pseudoHeaderChecksumNoFold } from "./checksum.ts";
+export { type PacketBatch, createPacketBatch, copyBytes } from "./batch.ts";
+export { type SplitError, type SplitOptions, DEFAULT_SPLIT_OPTIONS, splitSuperPacket } from "./split.ts";
+export {
+  type CoalesceCounters,
+  type CoalesceError,
+  type CoalesceOptions,
+  type CoalesceRejectReason,
+  Coalescer,
+  DEFAULT_COALESCE_MAX_BATCH,
+  UDP_GRO_MAX_SEGMENTS,
+} from "./coalesce.ts";
