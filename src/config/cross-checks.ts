@@ -37,7 +37,7 @@ export function runCrossChecks(config: TunnelConfig, issues: IssueList, names: K
 
     if (peer.allowedIps.length === 0) {
       const at = names.peerField(index, "allowed_ips");
-      issues.warn(at.key, "is empty, so no traffic will be sent to or accepted from this peer", at.line);
+      issues.warn(at.key, "none given, so no traffic will be sent to or accepted from this peer", at.line);
     }
     const seenHere = new Set<string>();
     peer.allowedIps.forEach((prefix, item) => {

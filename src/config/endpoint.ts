@@ -31,6 +31,7 @@ export function parseEndpoint(text: string): EndpointParse {
     if (hostText.includes(":")) return fail("an IPv6 address must be in brackets, as in [fd00::1]:51820");
   }
 
+  if (hostText === "") return fail("missing the host before ':port'");
   if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
     return fail(`the port must be a number from 1 to 65535`);
   }

@@ -150,10 +150,6 @@ function readPeer(table: Table, path: string, configPath: string, reader: TableR
     publicKey,
     allowedIps: reader.stringList(table, path, "allowed_ips", checkAllowedIp) ?? [],
   };
-  if (table.allowed_ips === undefined) {
-    // An absent list is almost always an omission rather than a deliberate receive-nothing peer.
-    issues.warn(`${path}.allowed_ips`, "missing, so no traffic will be sent to or accepted from this peer");
-  }
 
   const name = reader.string(table, path, "name");
   if (name !== undefined) peer.name = name;

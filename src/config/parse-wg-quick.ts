@@ -251,8 +251,13 @@ export function parseWgQuickConfig(source: ConfigSource, options: WgQuickOptions
     allowedIp: (peer, item) => ({ key: `peer[${peer}].AllowedIPs`, line: peers[peer]!.allowedIpLines[item] ?? peers[peer]!.line }),
   };
   runCrossChecks(config, issues, names);
-  if (issues.errors.length > 0) return { ok: false, errors: issues.errors };
-  return { ok: true, config, warnings: issues.warnings, unconverted };
+  if (issues.errors.length > 0) return { ok: false, errors: byLine(issues.errors) };
+  return { ok: true, config, warnings: byLine(issues.warnings), unconverted };
+}
+
+/** byLine orders issues as they appear in the file; whole-file issues (no line) go last. Stable. */
+function byLine(issues: ConfigIssue[]): ConfigIssue[] {
+  return [...issues].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
 }
 
 /** splitList splits a comma-separated value, ignoring empty items ("AllowedIPs =" is an empty list). */
