@@ -21,7 +21,9 @@ export type ConfigWarning = ConfigIssue;
 /** configIssue builds an issue and its formatted line. */
 export function configIssue(file: string, key: string, message: string, line?: number): ConfigIssue {
   const where = line === undefined ? file : `${file}:${line}`;
-  const formatted = key === "" ? `${where}: ${message}` : `${where}: ${key}: ${message}`;
+  // User values are quoted into messages; keep a value with a newline from breaking the one-line form.
+  const oneLine = (text: string) => text.replace(/\r?\n/g, "\\n");
+  const formatted = oneLine(key === "" ? `${where}: ${message}` : `${where}: ${key}: ${message}`);
   return line === undefined ? { file, key, message, formatted } : { file, line, key, message, formatted };
 }
 
@@ -75,10 +77,4 @@ export function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length]!;
-}
-
-/** quote shows a user value in a message: strings in single quotes, others as TOML would write them. */
-export function quote(value: unknown): string {
-  if (typeof value === "string") return `'${value}'`;
-  return String(value);
 }

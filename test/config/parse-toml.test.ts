@@ -315,3 +315,12 @@ describe("config/parse-toml: warnings", () => {
     ]);
   });
 });
+
+describe("config/parse-toml: formatted messages stay on one line", () => {
+  test("a newline inside a bad value is escaped", () => {
+    const result = parseTunnelConfig({ path: "peer.toml", text: minimal(`name = "wg\\n0"`) });
+    expect(result.ok ? [] : formatted(result.errors)).toEqual([
+      "peer.toml: interface.name: 'wg\\n0' is not a valid interface name: it must not contain '/', ':' or whitespace",
+    ]);
+  });
+});
