@@ -1,0 +1,107 @@
+// Transport data: in-place seal/open of type-4 messages (dossier 4.5; WG-KMOD
+// send.c/receive.c, WG-GO device/send.go/receive.go). The caller's buffer
+// holds the message at `off`: 16 header bytes, then the plaintext, then room
+// for ≤15 padding bytes and the 16-byte tag (wireguard-go's
+// MessageTransportHeaderSize headroom). Nothing here allocates.
+import {
+  MESSAGE_PADDING_MULTIPLE,
+  MESSAGE_TRANSPORT_HEADER_SIZE,
+  MESSAGE_TRANSPORT_OFFSET_CONTENT,
+  NOISE_AUTHTAG_LEN,
+  REJECT_AFTER_MESSAGES,
+  REJECT_AFTER_TIME_MS,
+} from "./constants.ts";
+import type { WireGuardErrorCode } from "./errors.ts";
+import type { Keypair } from "./keypair.ts";
+import { encodeTransportHeader, transportCounter } from "./messages.ts";
+
+/**
+ * paddingFor returns how many zero bytes follow a len-byte plaintext: up to a
+ * multiple of 16, but never past the MTU (mtu 0 = no cap). Same formula as
+ * WG-KMOD calculate_skb_padding and WG-GO calculatePaddingSize.
+ */
+export function paddingFor(len: number, mtu: number): number {
+  if (mtu === 0) return (MESSAGE_PADDING_MULTIPLE - (len % MESSAGE_PADDING_MULTIPLE)) % MESSAGE_PADDING_MULTIPLE;
+  const last = len > mtu ? len % mtu : len;
+  const padded = Math.min(mtu, align16(last));
+  return padded - last;
+}
+
+function align16(n: number): number {
+  return (n + MESSAGE_PADDING_MULTIPLE - 1) & ~(MESSAGE_PADDING_MULTIPLE - 1);
+}
+
+/** transportSize is the wire size of a message carrying a len-byte packet. */
+export function transportSize(len: number, mtu: number): number {
+  return MESSAGE_TRANSPORT_HEADER_SIZE + len + paddingFor(len, mtu) + NOISE_AUTHTAG_LEN;
+}
+
+/** canSend reports whether kp may still encrypt at `now` (REJECT_AFTER_* limits). */
+export function canSend(kp: Keypair, now: number): boolean {
+  return kp.isValid && kp.sendCounter < REJECT_AFTER_MESSAGES && now - kp.created < REJECT_AFTER_TIME_MS;
+}
+
+/**
+ * sealTransport pads, encrypts and frames the len-byte packet at
+ * buf[off+16] under kp with its next counter. Returns the message length or
+ * "buffer-too-small" when the tailroom is missing. Caller checked canSend.
+ */
+export function sealTransport(kp: Keypair, buf: Uint8Array, off: number, len: number, mtu: number): number | WireGuardErrorCode {
+  const pad = paddingFor(len, mtu);
+  const total = MESSAGE_TRANSPORT_HEADER_SIZE + len + pad + NOISE_AUTHTAG_LEN;
+  if (off < 0 || off + total > buf.length) return "buffer-too-small";
+  const p = off + MESSAGE_TRANSPORT_OFFSET_CONTENT;
+  buf.fill(0, p + len, p + len + pad);
+  const counter = kp.sendCounter++;
+  encodeTransportHeader(buf, off, kp.remoteIndex, counter);
+  kp.send.seal(counter, buf, p, len + pad);
+  return total;
+}
+
+/**
+ * openTransport authenticates and decrypts in place the message at
+ * buf[off, off+len) under kp, and only then records its counter in the
+ * replay window (a forged packet must not move the window). Returns the
+ * padded plaintext length, found at buf[off+16].
+ */
+export function openTransport(kp: Keypair, now: number, buf: Uint8Array, off: number, len: number): number | WireGuardErrorCode {
+  if (!kp.isValid || now - kp.created >= REJECT_AFTER_TIME_MS) return "expired-keypair";
+  const counter = transportCounter(buf, off);
+  if (!(counter < REJECT_AFTER_MESSAGES)) return "counter-too-large";
+  const p = off + MESSAGE_TRANSPORT_OFFSET_CONTENT;
+  if (!kp.recv.open(counter, buf, p, len - MESSAGE_TRANSPORT_HEADER_SIZE)) return "decrypt-failed";
+  if (!kp.replay.validateCounter(counter, REJECT_AFTER_MESSAGES)) return "duplicate-counter";
+  return len - MESSAGE_TRANSPORT_HEADER_SIZE - NOISE_AUTHTAG_LEN;
+}
+
+/**
+ * innerPacket checks the decrypted plaintext at buf[p, p+plen) is an IPv4 or
+ * IPv6 packet whose header length fits, and returns its real length with the
+ * padding trimmed, or -1 when the lengths are dishonest (WG-KMOD
+ * wg_packet_consume_data_done). The caller reads the version nibble itself.
+ */
+export function innerPacketLength(buf: Uint8Array, p: number, plen: number): number {
+  if (plen < 1) return -1;
+  const version = buf[p]! >>> 4;
+  if (version === 4) {
+    if (plen < 20) return -1;
+    const total = (buf[p + 2]! << 8) | buf[p + 3]!;
+    return total < 20 || total > plen ? -1 : total;
+  }
+  if (version === 6) {
+    if (plen < 40) return -1;
+    const total = ((buf[p + 4]! << 8) | buf[p + 5]!) + 40;
+    return total > plen ? -1 : total;
+  }
+  return -1;
+}
+
+/** innerSourceOffset returns where the inner source address starts (IPv4 +12, IPv6 +8). */
+export function innerSourceOffset(p: number, version: 4 | 6): number {
+  return version === 4 ? p + 12 : p + 8;
+}
+
+/** innerDestinationOffset returns where the inner destination address starts (IPv4 +16, IPv6 +24). */
+export function innerDestinationOffset(p: number, version: 4 | 6): number {
+  return version === 4 ? p + 16 : p + 24;
+}
