@@ -67,3 +67,21 @@ export interface CryptoBackend {
   /** randomBytes fills out from the system CSPRNG. */
   randomBytes(out: Uint8Array): void;
 }
+
+/**
+ * CryptoBackendExt is what src/crypto's backends actually implement: the
+ * contract above plus one-shot forms with a caller-chosen nonce and keyed
+ * BLAKE2s of any digest length, which the known-answer tests and `tunnel
+ * selftest` need (published vectors use nonces and digest lengths WireGuard
+ * never produces). The protocol layer should keep depending on CryptoBackend.
+ */
+export interface CryptoBackendExt extends CryptoBackend {
+  /** aeadSealNonce writes ChaCha20-Poly1305(key, nonce12, plaintext, aad) (ciphertext‖tag) into out. */
+  aeadSealNonce(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array): void;
+  /** aeadOpenNonce verifies and decrypts sealed (ciphertext‖tag) into out; false on a bad tag. */
+  aeadOpenNonce(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean;
+  /** blake2sKeyed writes keyed BLAKE2s(key, data) with an out.length-byte digest (1..32) into out. */
+  blake2sKeyed(key: Uint8Array, data: Uint8Array, out: Uint8Array): void;
+  /** implementations names what serves each primitive, for logs and `tunnel selftest`. */
+  readonly implementations: Readonly<Record<string, string>>;
+}
