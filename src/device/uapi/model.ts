@@ -61,6 +61,10 @@ export interface PeerChange {
  * does; a new private key also removes any peer that has its public key.
  */
 export interface DeviceChange {
+  /**
+   * The device stores (and get reports) the key clamped per RFC 7748, as the
+   * kernel and wireguard-go do: `get` after `set` of an unclamped key differs.
+   */
   privateKey?: Uint8Array | null;
   listenPort?: number;
   fwmark?: number;

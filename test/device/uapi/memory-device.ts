@@ -69,11 +69,12 @@ export class MemoryDevice implements UapiDevice {
   }
 
   private setPrivateKey(privateKey: Uint8Array | null): void {
-    this.privateKey = privateKey;
     if (privateKey === null) {
+      this.privateKey = null;
       this.publicKey = null;
       return;
     }
+    this.privateKey = clamp(privateKey);
     const publicKey = new Uint8Array(32);
     x25519BaseNoble(privateKey, publicKey);
     this.publicKey = publicKey;
@@ -112,6 +113,14 @@ export class MemoryDevice implements UapiDevice {
     this.allowedIps.removeByValue(peer);
     this.peers.delete(id);
   }
+}
+
+/** clamp applies RFC 7748's scalar clamping, as wireguard-go's SetPrivateKey does. */
+function clamp(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key);
+  out[0] = out[0]! & 248;
+  out[31] = (out[31]! & 127) | 64;
+  return out;
 }
 
 function newPeer(publicKey: Uint8Array): MemoryPeer {
