@@ -33,9 +33,6 @@ import {
 import { AEAD_TAG_LEN } from "./types.ts";
 
 const TWO32 = 0x100000000;
-// "tag" (OSSL_CIPHER_PARAM_AEAD_TAG), kept alive for the life of the module.
-const TAG_PARAM_NAME = cstring("tag");
-const TAG_PARAM_NAME_ADDR = addressOf(TAG_PARAM_NAME);
 
 /** checkRange throws unless buf[off, off+len) is a valid, in-bounds range (C must never write out of bounds). */
 function checkRange(buf: Uint8Array, off: number, len: number): void {
@@ -57,6 +54,12 @@ export class LibcryptoAeadKey implements AeadKey {
   private readonly params = new Uint8Array(2 * OSSL_PARAM_SIZE);
   private readonly params32 = new Uint32Array(this.params.buffer);
   private readonly paramsAddr = addressOf(this.params);
+  // "tag" (OSSL_CIPHER_PARAM_AEAD_TAG), referenced by params[0].key. It must be
+  // a field: a module-level const that no function reads is not kept alive by
+  // JSC once the module has run, and the freed bytes then silently turn the
+  // parameter into an unknown key, so the expected tag is never set (a forged
+  // packet then verifies against the previous packet's tag).
+  private readonly tagParamName = cstring("tag");
   private lastBuf: Uint8Array | null = null;
   private lastAddr = 0;
 
@@ -83,7 +86,7 @@ export class LibcryptoAeadKey implements AeadKey {
       keyCopy.fill(0); // libcrypto holds its own copy now
     }
     const dv = new DataView(this.params.buffer);
-    dv.setBigUint64(0, BigInt(TAG_PARAM_NAME_ADDR), true);
+    dv.setBigUint64(0, BigInt(addressOf(this.tagParamName)), true);
     dv.setUint32(8, OSSL_PARAM_OCTET_STRING, true);
     dv.setBigUint64(24, BigInt(AEAD_TAG_LEN), true);
     dv.setBigUint64(32, 0xffffffffffffffffn, true); // OSSL_PARAM_UNMODIFIED

@@ -31,6 +31,28 @@ describe.each(BACKENDS)("%s AEAD", (_name, make) => {
     k.destroy();
   });
 
+  // Regression: a pointer into a buffer the GC had freed once made libcrypto
+  // ignore the expected tag, so forged tags verified after a few thousand
+  // packets. Long-lived keys must keep rejecting forgeries across collections.
+  test("a long-lived key keeps rejecting forged tags across garbage collections", () => {
+    const k = b.aeadKey(key);
+    const aad = Uint8Array.of(9, 9, 9);
+    let forgedAccepted = 0;
+    let genuineRejected = 0;
+    for (let i = 0; i < 6000; i++) {
+      if (i % 1500 === 0) Bun.gc(true);
+      const sealed = new Uint8Array(116);
+      sealed.fill(i & 0xff, 0, 100);
+      k.seal(i, sealed, 0, 100, aad);
+      const forged = sealed.slice();
+      forged[100 + (i % 16)]! ^= 1;
+      if (k.open(i, forged, 0, 116, aad)) forgedAccepted++;
+      if (!k.open(i, sealed.slice(), 0, 116, aad)) genuineRejected++;
+    }
+    expect({ forgedAccepted, genuineRejected }).toEqual({ forgedAccepted: 0, genuineRejected: 0 });
+    k.destroy();
+  });
+
   test("tampered ciphertext, tag, counter or aad is rejected", () => {
     const k = b.aeadKey(key);
     const aad = rand(32);
