@@ -3,11 +3,11 @@
 // `tunnel selftest` runs it inside the compiled binary; test/crypto runs the
 // same vectors over every backend. Sources are named in each JSON file.
 
-import aeadVectors from "../../test/vectors/chacha20poly1305.json";
-import xaeadVectors from "../../test/vectors/xchacha20poly1305.json";
-import x25519Vectors from "../../test/vectors/x25519.json";
-import blake2sVectors from "../../test/vectors/blake2s.json";
-import kdfVectors from "../../test/vectors/kdf-blake2s.json";
+import aeadVectors from "./vectors/chacha20poly1305.json";
+import xaeadVectors from "./vectors/xchacha20poly1305.json";
+import x25519Vectors from "./vectors/x25519.json";
+import blake2sVectors from "./vectors/blake2s.json";
+import kdfVectors from "./vectors/kdf-blake2s.json";
 import type { CryptoBackendExt } from "./types.ts";
 
 export interface SelftestResult {

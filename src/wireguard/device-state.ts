@@ -68,7 +68,7 @@ export class DeviceState {
   /**
    * wallClockOffsetMs converts the monotonic `now` the caller passes into
    * unix ms for TAI64N. The protocol never reads a clock; the I/O layer sets
-   * this (Date.now() − monotonic now) at start and may refresh it.
+   * this (wall clock minus monotonic now) at start and may refresh it.
    */
   wallClockOffsetMs: number;
   private readonly slots = new ResultSlots(null);

@@ -1,4 +1,4 @@
-// Every known-answer vector (test/vectors/*.json, sources named inside) over
+// Every known-answer vector (src/crypto/vectors/*.json, sources named inside) over
 // every backend that can be built on this host.
 import { describe, expect, test } from "bun:test";
 import { loadLibcrypto } from "../../src/sys/libcrypto.ts";
