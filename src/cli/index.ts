@@ -10,6 +10,10 @@ export const rootCommand = defineCommand({
     description: "A fast WireGuard-compatible VPN for Linux that uses the kernel's TUN offloads",
   },
   subCommands: {
+    genkey: () => import("./keys.ts").then((m) => m.genkey),
+    genpsk: () => import("./keys.ts").then((m) => m.genpsk),
+    pubkey: () => import("./keys.ts").then((m) => m.pubkey),
+    selftest: () => import("./selftest.ts").then((m) => m.default),
     version: () => import("./version.ts").then((m) => m.default),
   },
 });
