@@ -36,10 +36,10 @@ function placeInNamespace(dev: TunDevice, ns: string, side: "a" | "b"): void {
 
 function main(): void {
   const [mode, nsA, nsB] = process.argv.slice(2) as [BridgeMode, string, string];
-  if (!["split", "pass", "novnet"].includes(mode) || !nsA || !nsB) {
-    throw new Error("usage: bridge.ts split|pass|novnet NS_A NS_B");
+  if (!["split", "pass", "novnet", "simpletun"].includes(mode) || !nsA || !nsB) {
+    throw new Error("usage: bridge.ts split|pass|novnet|simpletun NS_A NS_B");
   }
-  const env = mode === "novnet" ? { [KILL_SWITCHES.vnetHeader]: "1" } : process.env;
+  const env = mode === "novnet" || mode === "simpletun" ? { [KILL_SWITCHES.vnetHeader]: "1" } : process.env;
   const tag = String(process.pid % 1000000);
   const a = TunDevice.open(`tb${tag}a`, { env });
   const b = TunDevice.open(`tb${tag}b`, { env });
@@ -49,10 +49,14 @@ function main(): void {
   b.probeGro();
 
   const counters = new SharedArrayBuffer(2 * 16 * 8);
-  const directions = [
-    { from: a, to: b, offset: 0 },
-    { from: b, to: a, offset: 16 * 8 },
-  ];
+  // simpletun is one thread for both directions; the other modes get a worker per direction.
+  const directions =
+    mode === "simpletun"
+      ? [{ from: a, to: b, offset: 0 }]
+      : [
+          { from: a, to: b, offset: 0 },
+          { from: b, to: a, offset: 16 * 8 },
+        ];
   for (const d of directions) {
     const worker = new Worker(new URL("./bridge.worker.ts", import.meta.url).href);
     const init: BridgeWorkerInit = {
