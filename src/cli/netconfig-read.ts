@@ -1,0 +1,134 @@
+// Reads an interface's kernel-side state through `ip -j` (iproute2's JSON
+// output, stable across versions unlike the text form). The parse functions
+// are pure and take the JSON text, so they are tested on captured output.
+import { CliError, EXIT } from "./errors.ts";
+import { canonicalAddress, canonicalRoute, type Family } from "./netconfig-prefix.ts";
+import { run, defaultRunner, type NetRunner } from "./netconfig-runner.ts";
+import { absentState, type FamilyPolicy, type LiveNetState } from "./netconfig-types.ts";
+
+interface IpLink {
+  flags?: string[];
+  mtu?: number;
+}
+interface IpAddr {
+  addr_info?: { family?: string; local?: string; prefixlen?: number }[];
+}
+interface IpRoute {
+  dst?: string;
+  table?: string;
+  type?: string;
+  protocol?: string;
+}
+interface IpRule {
+  table?: string;
+  not?: null;
+  fwmark?: string;
+  fwmask?: string;
+  suppress_prefixlen?: number;
+  src?: string;
+  srclen?: number;
+  dst?: string;
+  iif?: string;
+  oif?: string;
+}
+
+function parseJson<T>(text: string, what: string): T {
+  try {
+    return JSON.parse(text === "" ? "[]" : text) as T;
+  } catch {
+    throw new CliError(`cannot parse the JSON output of ${what}`, EXIT.FAILURE);
+  }
+}
+
+/** parseLink reads `ip -j link show dev IF`. IFF_UP (the "UP" flag) is the admin state we set, not the carrier. */
+export function parseLink(json: string): { up: boolean; mtu: number } {
+  const link = parseJson<IpLink[]>(json, "ip link")[0] ?? {};
+  return { up: (link.flags ?? []).includes("UP"), mtu: link.mtu ?? 0 };
+}
+
+/** parseAddresses reads `ip -j addr show dev IF` into canonical "address/length" strings. */
+export function parseAddresses(json: string): string[] {
+  const out: string[] = [];
+  for (const entry of parseJson<IpAddr[]>(json, "ip addr")) {
+    for (const info of entry.addr_info ?? []) {
+      if ((info.family === "inet" || info.family === "inet6") && info.local && info.prefixlen !== undefined) {
+        out.push(canonicalAddress(`${info.local}/${info.prefixlen}`));
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * parseRoutes reads `ip -j -4|-6 route show table all dev IF`: main-table
+ * unicast routes split into managed (no protocol = "boot", what
+ * `ip route replace` makes, or "static") and other (the kernel's subnet
+ * routes, RA, DHCP); the non-main table holding this link's default route
+ * is the policy table. The local table and multicast/broadcast entries are skipped.
+ */
+export function parseRoutes(json: string, family: Family): { routes: string[]; otherRoutes: string[]; table: number | null } {
+  const routes = new Set<string>();
+  const otherRoutes = new Set<string>();
+  let table: number | null = null;
+  for (const route of parseJson<IpRoute[]>(json, "ip route")) {
+    if (route.dst === undefined || (route.type !== undefined && route.type !== "unicast")) continue;
+    const dst = canonicalRoute(route.dst, family);
+    if (route.table === undefined || route.table === "main") {
+      const managed = route.protocol === undefined || route.protocol === "boot" || route.protocol === "static";
+      (managed ? routes : otherRoutes).add(dst);
+    } else if (/^\d+$/.test(route.table) && dst.endsWith("/0")) {
+      table = Number(route.table);
+    }
+  }
+  return { routes: [...routes], otherRoutes: [...otherRoutes], table };
+}
+
+/** parseRules reads `ip -j -4|-6 rule show` for wg-quick's two kinds of rule. */
+export function parseRules(json: string): Omit<FamilyPolicy, "table"> {
+  const markRules: number[] = [];
+  let suppressRules = 0;
+  for (const rule of parseJson<IpRule[]>(json, "ip rule")) {
+    const plain = (rule.src ?? "all") === "all" && rule.dst === undefined && rule.iif === undefined && rule.oif === undefined;
+    if (!plain) continue;
+    const fullMask = rule.fwmask === undefined || Number(rule.fwmask) === 0xffffffff;
+    if ("not" in rule && rule.fwmark !== undefined && fullMask && rule.table !== undefined && Number(rule.fwmark) === Number(rule.table)) {
+      markRules.push(Number(rule.table));
+    } else if (rule.table === "main" && rule.suppress_prefixlen === 0 && rule.fwmark === undefined) {
+      suppressRules++;
+    }
+  }
+  return { markRules, suppressRules };
+}
+
+async function ipJson(runner: NetRunner, args: string[]): Promise<string | null> {
+  const result = await run(runner, { tool: "ip", args: ["-j", ...args] });
+  return result.code === 0 ? result.stdout : null;
+}
+
+async function ipJsonOrThrow(runner: NetRunner, args: string[]): Promise<string> {
+  const out = await ipJson(runner, args);
+  if (out === null) throw new CliError(`ip ${args.join(" ")} failed`, EXIT.FAILURE);
+  return out;
+}
+
+/** readLiveNetState reads what the kernel has for `ifname`; a missing link gives `exists: false`. */
+export async function readLiveNetState(ifname: string, runner: NetRunner = defaultRunner): Promise<LiveNetState> {
+  const state = absentState(ifname);
+  // The rules are global: a tunnel that is already gone may have left them, so read them regardless.
+  state.policy.v4 = { table: null, ...parseRules(await ipJsonOrThrow(runner, ["-4", "rule", "show"])) };
+  state.policy.v6 = { table: null, ...parseRules(await ipJsonOrThrow(runner, ["-6", "rule", "show"])) };
+  const validMark = await run(runner, { tool: "sysctl", args: ["-n", "net.ipv4.conf.all.src_valid_mark"] });
+  state.policy.srcValidMark = validMark.code === 0 && validMark.stdout.trim() === "1";
+
+  const link = await ipJson(runner, ["link", "show", "dev", ifname]);
+  if (link === null) return state;
+  Object.assign(state, { exists: true, ...parseLink(link) });
+  state.addresses = parseAddresses(await ipJsonOrThrow(runner, ["addr", "show", "dev", ifname]));
+  for (const family of [4, 6] as const) {
+    const parsed = parseRoutes(await ipJsonOrThrow(runner, [`-${family}`, "route", "show", "table", "all", "dev", ifname]), family);
+    state.routes.push(...parsed.routes);
+    state.otherRoutes.push(...parsed.otherRoutes);
+    (family === 4 ? state.policy.v4 : state.policy.v6).table = parsed.table;
+  }
+  return state;
+}

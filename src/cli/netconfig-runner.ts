@@ -1,0 +1,47 @@
+// How netconfig runs `ip` and `sysctl`. Injectable so tests (and a future
+// `tunnel up --netns`) can point every command into a network namespace with
+// `ip -n NS` instead of entering it some other way, and so planning logic can
+// be exercised against a fake. This is interface configuration, not the data
+// path: shelling out to iproute2 keeps it identical to what wg-quick does.
+import type { NetCommand } from "./netconfig-types.ts";
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface NetRunner {
+  /** argv prefix for iproute2; default ["ip"]. */
+  ip: readonly string[];
+  /** argv prefix for sysctl; default ["sysctl"]. */
+  sysctl: readonly string[];
+  /** Runs one argv; default spawns it. */
+  exec: (argv: string[]) => Promise<ExecResult>;
+}
+
+async function spawnExec(argv: string[]): Promise<ExecResult> {
+  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+export const defaultRunner: NetRunner = { ip: ["ip"], sysctl: ["sysctl"], exec: spawnExec };
+
+/**
+ * netnsRunner runs everything inside namespace `ns`: `ip -n NS ...` for
+ * iproute2; sysctl has no such flag, so it goes through `ip netns exec`.
+ */
+export function netnsRunner(ns: string): NetRunner {
+  return { ip: ["ip", "-n", ns], sysctl: ["ip", "netns", "exec", ns, "sysctl"], exec: spawnExec };
+}
+
+/** argvOf resolves a command through the runner's prefixes. */
+export function argvOf(runner: NetRunner, command: NetCommand): string[] {
+  return [...(command.tool === "ip" ? runner.ip : runner.sysctl), ...command.args];
+}
+
+/** run executes a command and returns the result without judging the exit code. */
+export function run(runner: NetRunner, command: NetCommand): Promise<ExecResult> {
+  return runner.exec(argvOf(runner, command));
+}
