@@ -116,7 +116,8 @@ export async function readLiveNetState(ifname: string, runner: NetRunner = defau
   const state = absentState(ifname);
   // The rules are global: a tunnel that is already gone may have left them, so read them regardless.
   state.policy.v4 = { table: null, ...parseRules(await ipJsonOrThrow(runner, ["-4", "rule", "show"])) };
-  state.policy.v6 = { table: null, ...parseRules(await ipJsonOrThrow(runner, ["-6", "rule", "show"])) };
+  // A kernel booted with ipv6.disable=1 fails every -6 query: read that as "nothing there".
+  state.policy.v6 = { table: null, ...parseRules((await ipJson(runner, ["-6", "rule", "show"])) ?? "[]") };
   const validMark = await run(runner, { tool: "sysctl", args: ["-n", "net.ipv4.conf.all.src_valid_mark"] });
   state.policy.srcValidMark = validMark.code === 0 && validMark.stdout.trim() === "1";
 
@@ -125,7 +126,8 @@ export async function readLiveNetState(ifname: string, runner: NetRunner = defau
   Object.assign(state, { exists: true, ...parseLink(link) });
   state.addresses = parseAddresses(await ipJsonOrThrow(runner, ["addr", "show", "dev", ifname]));
   for (const family of [4, 6] as const) {
-    const parsed = parseRoutes(await ipJsonOrThrow(runner, [`-${family}`, "route", "show", "table", "all", "dev", ifname]), family);
+    const args = [`-${family}`, "route", "show", "table", "all", "dev", ifname];
+    const parsed = parseRoutes(family === 4 ? await ipJsonOrThrow(runner, args) : ((await ipJson(runner, args)) ?? "[]"), family);
     state.routes.push(...parsed.routes);
     state.otherRoutes.push(...parsed.otherRoutes);
     (family === 4 ? state.policy.v4 : state.policy.v6).table = parsed.table;
