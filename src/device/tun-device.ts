@@ -5,6 +5,7 @@
 // file only decides what the offload engine is allowed to do.
 import {
   IFF_VNET_HDR,
+  TUNGETIFF,
   TUN_F_CSUM,
   TUN_F_TSO4,
   TUN_F_TSO6,
@@ -12,7 +13,8 @@ import {
   TUN_F_USO6,
 } from "../sys/constants.ts";
 import { EBADFD, EINVAL, EIO, SyscallError, errnoName } from "../sys/errno.ts";
-import { WOULD_BLOCK, close, read, rawLibc, errno } from "../sys/libc.ts";
+import { WOULD_BLOCK, close, ioctl, read, rawLibc, errno } from "../sys/libc.ts";
+import { readIfreqFlags, readIfreqName } from "../sys/layout.ts";
 import { getMtu, openTun, setLinkUp, setMtu, setTunOffload } from "../sys/tun.ts";
 import { VNET_HDR_LEN } from "../offload/index.ts";
 import { buildProbeWrite, type ProbeProtocol } from "./gro-probe.ts";
@@ -102,6 +104,32 @@ export class TunDevice {
       throw e;
     }
     return new TunDevice(tun.fd, tun.name, state);
+  }
+
+  /**
+   * adopt takes over an open TUN fd (inherited across a re-exec, like
+   * wireguard-go's WG_TUN_FD): TUNGETIFF gives its name and flags, and
+   * offloads are negotiated as open() does. The vnet header cannot be added
+   * to an fd opened without it; that is reported as a reason.
+   */
+  static adopt(fd: number, opts: TunDeviceOptions = {}): TunDevice {
+    const env = opts.env ?? {};
+    const got = new Uint8Array(40);
+    const view = new DataView(got.buffer);
+    ioctl(fd, TUNGETIFF, got, "TUNGETIFF");
+    const name = readIfreqName(view, 0);
+    const flags = readIfreqFlags(view, 0);
+    const reasons: string[] = [];
+    const wantVnet = !isSet(env, KILL_SWITCHES.vnetHeader);
+    const state: OffloadState = { vnetHeader: false, offloadFlags: 0, tso: false, uso: false, tcpGro: false, udpGro: false, reasons };
+    if (!wantVnet) {
+      reasons.push(`vnet header off: ${KILL_SWITCHES.vnetHeader} is set (one packet per read, no offloads)`);
+      if (flags & IFF_VNET_HDR) throw new Error(`inherited TUN fd ${fd} (${name}) has IFF_VNET_HDR but ${KILL_SWITCHES.vnetHeader} is set`);
+    } else {
+      negotiateOffloads(fd, (flags & IFF_VNET_HDR) !== 0, env, state);
+    }
+    if (opts.mtu !== undefined) setMtu(name, opts.mtu);
+    return new TunDevice(fd, name, state);
   }
 
   /** mtu reads the interface MTU from the kernel. */

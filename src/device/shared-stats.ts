@@ -1,0 +1,165 @@
+// The SharedArrayBuffer the data-plane worker writes and the main thread
+// reads without messaging: device-wide counters (Float64, one writer, so
+// plain stores are enough; a reader may see a counter one batch stale) and
+// one 64-byte slot per peer (tx/rx bytes, last handshake, learned endpoint).
+// The endpoint is several words, so it is published under a seqlock: the
+// writer makes `seq` odd, writes, makes it even; a reader retries while seq
+// is odd or changed under it. Endpoints change rarely (roaming), so the
+// writer only touches the slot when the value differs.
+
+/** COUNTERS names every device-wide counter, in slot order. */
+export const COUNTERS = [
+  // TUN read side
+  "tunReads",
+  "tunReadBytes",
+  "superPackets",
+  "segments",
+  // encryption and UDP send
+  "txPackets",
+  "txBytes",
+  "sendCalls",
+  "sendMessages",
+  "gsoBatches",
+  "gsoDatagrams",
+  "gsoDisabledEio",
+  "sendErrors",
+  // UDP receive
+  "recvCalls",
+  "recvMessages",
+  "groMessages",
+  "groDatagrams",
+  "recvDatagrams",
+  // decryption and TUN write side
+  "rxPackets",
+  "rxBytes",
+  "coalesceIn",
+  "coalesceOut",
+  "tunWrites",
+  "tunWriteErrors",
+  // handshakes
+  "handshakesReceived",
+  "handshakesSent",
+  "handshakesCompleted",
+  "handshakeQueueDrops",
+  "cookieRepliesSent",
+  // drops by reason
+  "dropBadMac",
+  "dropReplay",
+  "dropNoRoute",
+  "dropNoEndpoint",
+  "dropSourceCheck",
+  "dropTruncated",
+  "dropMalformed",
+  "dropStagedOverflow",
+  "dropUnknownIndex",
+  "dropHandshake",
+  "dropOther",
+  // loop health
+  "loopIterations",
+  "controlMessages",
+] as const;
+
+export type CounterName = (typeof COUNTERS)[number];
+export type Counters = Record<CounterName, number>;
+
+/** C maps a counter name to its index in the Float64Array. */
+export const C = Object.fromEntries(COUNTERS.map((n, i) => [n, i])) as Record<CounterName, number>;
+
+/** MAX_PEER_SLOTS bounds peers per device (wireguard-go allows 2^16). */
+export const MAX_PEER_SLOTS = 1 << 16;
+const COUNTER_BYTES = 64 * 8;
+const SLOT_BYTES = 64;
+// Slot layout (bytes): f64 tx @0, f64 rx @8, f64 lastHandshakeWallMs @16,
+// i32 seq @24, i32 family @28 (0/4/6), i32 port @32, addr[16] @40.
+const F_TX = 0;
+const F_RX = 1;
+const F_HS = 2;
+const I_SEQ = 6;
+const I_FAMILY = 7;
+const I_PORT = 8;
+const B_ADDR = 40;
+
+/** SharedStats is a view over the shared buffer; create one per thread. */
+export class SharedStats {
+  readonly counters: Float64Array;
+  private readonly f64: Float64Array;
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.counters = new Float64Array(buffer, 0, COUNTERS.length);
+    this.f64 = new Float64Array(buffer, COUNTER_BYTES);
+    this.i32 = new Int32Array(buffer, COUNTER_BYTES);
+    this.u8 = new Uint8Array(buffer, COUNTER_BYTES);
+  }
+
+  static allocate(peerSlots = MAX_PEER_SLOTS): SharedStats {
+    return new SharedStats(new SharedArrayBuffer(COUNTER_BYTES + peerSlots * SLOT_BYTES));
+  }
+
+  /** readCounters copies every counter into a plain object. */
+  readCounters(): Counters {
+    const out = {} as Counters;
+    for (let i = 0; i < COUNTERS.length; i++) out[COUNTERS[i]!] = this.counters[i]!;
+    return out;
+  }
+
+  // --- writer side (data-plane worker) ---
+
+  resetSlot(slot: number): void {
+    const b = slot * 8;
+    this.f64[b + F_TX] = 0;
+    this.f64[b + F_RX] = 0;
+    this.f64[b + F_HS] = 0;
+    const i = slot * 16;
+    Atomics.add(this.i32, i + I_SEQ, 1);
+    this.i32[i + I_FAMILY] = 0;
+    this.i32[i + I_PORT] = 0;
+    Atomics.add(this.i32, i + I_SEQ, 1);
+  }
+
+  writePeer(slot: number, txBytes: number, rxBytes: number, lastHandshakeWallMs: number): void {
+    const b = slot * 8;
+    this.f64[b + F_TX] = txBytes;
+    this.f64[b + F_RX] = rxBytes;
+    this.f64[b + F_HS] = lastHandshakeWallMs;
+  }
+
+  /** writeEndpoint publishes the endpoint; addr is 4 or 16 bytes (family 0 clears it). */
+  writeEndpoint(slot: number, family: 0 | 4 | 6, addr: Uint8Array, port: number): void {
+    const i = slot * 16;
+    Atomics.add(this.i32, i + I_SEQ, 1);
+    this.i32[i + I_FAMILY] = family;
+    this.i32[i + I_PORT] = port;
+    const a = slot * SLOT_BYTES + B_ADDR;
+    for (let k = 0; k < 16; k++) this.u8[a + k] = k < addr.length ? addr[k]! : 0;
+    Atomics.add(this.i32, i + I_SEQ, 1);
+  }
+
+  // --- reader side (main thread) ---
+
+  readPeer(slot: number): { txBytes: number; rxBytes: number; lastHandshakeWallMs: number } {
+    const b = slot * 8;
+    return { txBytes: this.f64[b + F_TX]!, rxBytes: this.f64[b + F_RX]!, lastHandshakeWallMs: this.f64[b + F_HS]! };
+  }
+
+  /** endpointVersion changes every time the worker writes the slot's endpoint. */
+  endpointVersion(slot: number): number {
+    return Atomics.load(this.i32, slot * 16 + I_SEQ);
+  }
+
+  /** readEndpoint returns the published endpoint (null when none) and the version it was read at. */
+  readEndpoint(slot: number): { endpoint: { addr: Uint8Array; port: number } | null; version: number } {
+    const i = slot * 16;
+    for (;;) {
+      const s1 = Atomics.load(this.i32, i + I_SEQ);
+      if (s1 & 1) continue;
+      const family = this.i32[i + I_FAMILY]!;
+      const port = this.i32[i + I_PORT]!;
+      const a = slot * SLOT_BYTES + B_ADDR;
+      const addr = this.u8.slice(a, a + (family === 4 ? 4 : 16));
+      if (Atomics.load(this.i32, i + I_SEQ) !== s1) continue;
+      return { endpoint: family === 0 ? null : { addr, port }, version: s1 };
+    }
+  }
+}
