@@ -5,6 +5,7 @@ import { runCommand, showUsage } from "citty";
 import { rootCommand } from "./cli/index.ts";
 import { CliError, EXIT } from "./cli/errors.ts";
 import { VERSION } from "./version.ts";
+import { isValidInterfaceName } from "./cli/ifname.ts";
 
 async function resolveSubCommand(rawArgs: string[]) {
   const subs = rootCommand.subCommands as Record<string, () => Promise<unknown>>;
@@ -13,7 +14,35 @@ async function resolveSubCommand(rawArgs: string[]) {
   return [rootCommand, undefined] as const;
 }
 
+/**
+ * daemonInterface recognises wireguard-go's command line, so wg-quick can use
+ * us (WG_QUICK_USERSPACE_IMPLEMENTATION=tunnel): `tunnel [-f|--foreground] IFNAME`.
+ * Subcommand names win over interface names.
+ */
+function daemonInterface(rawArgs: string[]): { name: string; foreground: boolean } | null {
+  const subs = rootCommand.subCommands as Record<string, unknown>;
+  const [first, second] = rawArgs;
+  if (rawArgs.length === 2 && (first === "-f" || first === "--foreground") && second && isValidInterfaceName(second)) {
+    return { name: second, foreground: true };
+  }
+  if (rawArgs.length === 1 && first && !first.startsWith("-") && !(first in subs) && isValidInterfaceName(first)) {
+    return { name: first, foreground: process.env.WG_PROCESS_FOREGROUND === "1" };
+  }
+  return null;
+}
+
 async function main(rawArgs: string[]): Promise<number> {
+  const daemon = daemonInterface(rawArgs);
+  if (daemon) {
+    const { runForeground, startBackground } = await import("./cli/daemon.ts");
+    if (!daemon.foreground) {
+      await startBackground(daemon.name);
+      return EXIT.OK;
+    }
+    // The daemon ends by itself (TUN gone, socket removed, signal); exit then,
+    // whatever handles are left, with the code it chose.
+    process.exit(await runForeground(daemon.name));
+  }
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
     process.stdout.write(VERSION + "\n");
     return EXIT.OK;

@@ -10,6 +10,10 @@ export const rootCommand = defineCommand({
     description: "A fast WireGuard-compatible VPN for Linux that uses the kernel's TUN offloads",
   },
   subCommands: {
+    up: () => import("./up.ts").then((m) => m.default),
+    down: () => import("./down.ts").then((m) => m.default),
+    status: () => import("./status.ts").then((m) => m.default),
+    convert: () => import("./convert.ts").then((m) => m.default),
     genkey: () => import("./keys.ts").then((m) => m.genkey),
     genpsk: () => import("./keys.ts").then((m) => m.genpsk),
     pubkey: () => import("./keys.ts").then((m) => m.pubkey),

@@ -57,7 +57,7 @@ export class Netns {
   }
 
   /** exec runs a command inside the namespace and waits for it. */
-  exec(argv: string[], opts: { allowFail?: boolean } = {}): string {
+  exec(argv: string[], opts: { allowFail?: boolean; input?: string } = {}): string {
     return run(["ip", "netns", "exec", this.name, ...argv], opts);
   }
 

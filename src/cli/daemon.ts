@@ -1,0 +1,132 @@
+// The daemon: one interface's Device plus its UAPI socket (for wg(8)) and
+// status socket (for `tunnel status`). Used three ways:
+//   tunnel -f IFNAME      foreground, like `wireguard-go -f IFNAME`
+//   tunnel IFNAME         background, like `wireguard-go IFNAME` (wg-quick runs this)
+//   tunnel up FILE.toml   background (or foreground with --foreground), then configured
+//
+// Background start re-executes this binary (fork is unsafe in a threaded
+// runtime, dossier 7): the child runs in the foreground path in its own
+// session and prints one "ready" line on a pipe once the TUN exists and the
+// UAPI socket listens; only then does the parent return, so `wg setconf`
+// right after `tunnel IFNAME` never races the socket (wireguard-go waits the
+// same way). The child exits when the TUN disappears (`ip link delete`), when
+// its UAPI socket file is removed, or on SIGINT/SIGTERM.
+import { spawn } from "node:child_process";
+import { Device } from "../device/device.ts";
+import { startStatusServer } from "../device/status-socket.ts";
+import { startUapiServer } from "../device/uapi/server.ts";
+import { CliError, EXIT } from "./errors.ts";
+import { log } from "./log.ts";
+
+/** READY_LINE is what a background child prints on fd 1 once it serves. */
+const READY_LINE = "tunnel-daemon-ready";
+/** NOTIFY_ENV asks a foreground daemon to print READY_LINE (set by the parent). */
+const NOTIFY_ENV = "TUNNEL_DAEMON_NOTIFY";
+const START_TIMEOUT_MS = 15_000;
+
+/** RunningDaemon is a daemon served by this process. */
+export interface RunningDaemon {
+  device: Device;
+  /** exited resolves with the exit code once the daemon has shut down. */
+  exited: Promise<number>;
+  shutdown(reason: string): Promise<void>;
+}
+
+/**
+ * serveInterface creates the Device and its sockets in this process and
+ * returns once wg(8) can talk to it.
+ */
+export async function serveInterface(interfaceName: string): Promise<RunningDaemon> {
+  const device = await Device.create({
+    interfaceName,
+    env: process.env,
+    log: {
+      info: (m: string) => log.info(m),
+      warn: (m: string) => log.warn(m),
+      error: (m: string) => log.error(m),
+      debug: (m: string) => log.debug(m),
+    },
+  });
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  let stopping: Promise<void> | null = null;
+  const shutdown = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      log.info(`${interfaceName}: shutting down (${reason})`);
+      await Promise.allSettled([uapi?.close(), status?.close()]);
+      await device.close();
+      resolveExit(EXIT.OK);
+    })();
+    return stopping;
+  };
+  let uapi: Awaited<ReturnType<typeof startUapiServer>> | undefined;
+  let status: Awaited<ReturnType<typeof startStatusServer>> | undefined;
+  try {
+    uapi = await startUapiServer({
+      interfaceName: device.name,
+      device,
+      onSocketRemoved: () => void shutdown("UAPI socket removed"),
+      log: (m) => log.debug(m),
+    });
+    status = await startStatusServer(device.name, () => device.status());
+  } catch (e) {
+    await device.close();
+    throw new CliError(`${interfaceName}: cannot serve UAPI: ${(e as Error).message}`, EXIT.UNAVAILABLE);
+  }
+  device.onClosed(() => void shutdown("the TUN device is gone"));
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void shutdown(sig));
+  for (const line of device.startupReport()) log.info(line);
+  return { device, exited, shutdown };
+}
+
+/** runForeground serves the interface until it shuts down; the promise is the exit code. */
+export async function runForeground(interfaceName: string): Promise<number> {
+  const daemon = await serveInterface(interfaceName);
+  if (process.env[NOTIFY_ENV] === "1") process.stdout.write(READY_LINE + "\n");
+  return daemon.exited;
+}
+
+/** selfCommand is how to re-execute this program: the compiled binary, or bun + the entry script. */
+function selfCommand(): string[] {
+  const script = process.argv[1] ?? "";
+  // In a compiled binary argv[1] is the embedded entry (/$bunfs/...), not a file to pass along.
+  return script.startsWith("/$bunfs/") || script === "" ? [process.execPath] : [process.execPath, script];
+}
+
+/**
+ * startBackground launches `tunnel -f IFNAME` detached and resolves once it
+ * reports ready; its stderr goes to ours only when LOG_LEVEL is set (as
+ * wireguard-go), else to /dev/null.
+ */
+export function startBackground(interfaceName: string): Promise<void> {
+  const [cmd, ...pre] = selfCommand();
+  const child = spawn(cmd!, [...pre, "-f", interfaceName], {
+    detached: true,
+    stdio: ["ignore", "pipe", process.env.LOG_LEVEL ? "inherit" : "ignore"],
+    env: { ...process.env, [NOTIFY_ENV]: "1", WG_PROCESS_FOREGROUND: "1" },
+  });
+  return new Promise<void>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new CliError(`${interfaceName}: the daemon did not become ready within ${START_TIMEOUT_MS / 1000} s`, EXIT.UNAVAILABLE));
+    }, START_TIMEOUT_MS);
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes(READY_LINE)) {
+        clearTimeout(timer);
+        child.stdout!.destroy();
+        child.unref();
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new CliError(`${interfaceName}: the daemon exited during start-up (code ${code}); run with LOG_LEVEL=debug or -f to see why`, EXIT.UNAVAILABLE));
+    });
+    child.once("error", (e) => {
+      clearTimeout(timer);
+      reject(new CliError(`${interfaceName}: cannot start the daemon: ${e.message}`, EXIT.UNAVAILABLE));
+    });
+  });
+}
