@@ -6,6 +6,7 @@ import { rootCommand } from "./cli/index.ts";
 import { CliError, EXIT } from "./cli/errors.ts";
 import { VERSION } from "./version.ts";
 import { isValidInterfaceName } from "./cli/ifname.ts";
+import { didYouMean } from "./config/errors.ts";
 
 async function resolveSubCommand(rawArgs: string[]) {
   const subs = rootCommand.subCommands as Record<string, () => Promise<unknown>>;
@@ -26,6 +27,9 @@ function daemonInterface(rawArgs: string[]): { name: string; foreground: boolean
     return { name: second, foreground: true };
   }
   if (rawArgs.length === 1 && first && !first.startsWith("-") && !(first in subs) && isValidInterfaceName(first)) {
+    // A typo of a command must not quietly create an interface named after it.
+    const meant = didYouMean(first, Object.keys(subs));
+    if (meant !== null) throw new CliError(`unknown command '${first}' (did you mean '${meant}'?); to serve an interface of that name, run 'tunnel -f ${first}'`, EXIT.USAGE);
     return { name: first, foreground: process.env.WG_PROCESS_FOREGROUND === "1" };
   }
   return null;

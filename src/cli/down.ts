@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { defineCommand } from "citty";
 import { isUapiRunning } from "../device/uapi/client.ts";
 import { readConfigFile } from "./config-file.ts";
+import { forgetApplied } from "./applied-state.ts";
 import { isValidInterfaceName } from "./ifname.ts";
 import { readLiveNetState, teardownNet } from "./netconfig.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -43,6 +44,7 @@ export default defineCommand({
     const deadline = Date.now() + EXIT_WAIT_MS;
     while ((await isUapiRunning(name)) && Date.now() < deadline) await Bun.sleep(50);
     if (await isUapiRunning(name)) throw new CliError(`${name}: link deleted but the daemon still answers after ${EXIT_WAIT_MS / 1000} s`, EXIT.FAILURE);
+    forgetApplied(name);
     if (args.json) writeData(JSON.stringify({ interface: name, changed: true }));
     else log.info(`${name}: down`);
   },

@@ -3,35 +3,15 @@
 // interface, it applies only what changed (sessions of unchanged peers
 // survive) and says what it changed; exit code 0 either way, so Ansible can
 // use `changed` from --json. A bad file fails before anything is touched.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { defineCommand } from "citty";
 import { isUapiRunning, uapiGet, uapiSet } from "../device/uapi/client.ts";
-import { DEFAULT_STATUS_RUN_DIR } from "../device/status-socket.ts";
+import { readAppliedEndpoints, writeAppliedEndpoints } from "./applied-state.ts";
 import { readConfigFile, desiredWgState } from "./config-file.ts";
 import { serveInterface, startBackground } from "./daemon.ts";
 import { applyNetChanges, planNetChanges, readLiveNetState } from "./netconfig.ts";
 import { planWg } from "./wg-plan.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { log, writeData } from "./log.ts";
-
-/** appliedStatePath records what the last `up` configured (endpoints, so roaming is not mistaken for drift). */
-function appliedStatePath(name: string): string {
-  return join(DEFAULT_STATUS_RUN_DIR, `${name}.applied.json`);
-}
-
-function readAppliedEndpoints(name: string): Map<string, string> {
-  try {
-    return new Map(Object.entries(JSON.parse(readFileSync(appliedStatePath(name), "utf8")) as Record<string, string>));
-  } catch {
-    return new Map();
-  }
-}
-
-function writeAppliedEndpoints(name: string, endpoints: Map<string, string>): void {
-  mkdirSync(DEFAULT_STATUS_RUN_DIR, { recursive: true, mode: 0o755 });
-  writeFileSync(appliedStatePath(name), JSON.stringify(Object.fromEntries(endpoints)), { mode: 0o600 });
-}
 
 export default defineCommand({
   meta: { name: "up", description: "Bring up (or update) the interface described by a TOML file" },

@@ -90,10 +90,16 @@ describe("compiled binary", () => {
     expect(r.stdout).toBe("");
   });
 
-  test("an unknown command is one line on stderr and exit 64", () => {
-    const r = run("no-such-command");
+  test("a typo of a command is refused instead of starting a daemon", () => {
+    const r = run("stauts");
     expect(r.code).toBe(64);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toContain("no-such-command");
+    expect(r.stderr).toContain("did you mean 'status'");
+  });
+
+  test("a name that is not a valid interface is an unknown command", () => {
+    const r = run("no/such/command");
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain("no/such/command");
   });
 });
