@@ -13,6 +13,11 @@ import { udpEchoRtts } from "../support/udp-echo.ts";
 import { tunnelBinary } from "../support/binary.ts";
 
 const PREFIX = "tcli";
+// UAPI sockets live in /var/run/wireguard, shared by every namespace: names must not collide across runs.
+const TAG = String(process.pid % 100000);
+const A = `tca${TAG}`;
+const B = `tcb${TAG}`;
+const Q = `wgq${TAG}`;
 let dir = "";
 let bin = "";
 let nsA: Netns;
@@ -57,7 +62,7 @@ describePrivileged("tunnel up / down / wg-quick (compiled binary, two namespaces
     keys.pubB = run([bin, "pubkey"], { input: keys.b }).trim();
   });
   afterAll(() => {
-    for (const [ns, name] of [[nsA, "tca"], [nsB, "tcb"], [nsA, "wgq0"]] as const) {
+    for (const [ns, name] of [[nsA, A], [nsB, B], [nsA, Q]] as const) {
       if (!ns) continue;
       exec(ns, ["down", name]);
       Bun.spawnSync(["ip", "-n", ns.name, "link", "delete", name], { stderr: "ignore" });
@@ -67,71 +72,71 @@ describePrivileged("tunnel up / down / wg-quick (compiled binary, two namespaces
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const cfgA = () => toml("tca", keys.a, 51830, "198.18.2.1/24", keys.pubB, "198.19.2.2:51831", "198.18.2.2/32");
-  const cfgB = () => toml("tcb", keys.b, 51831, "198.18.2.2/24", keys.pubA, "198.19.2.1:51830", "198.18.2.1/32");
+  const cfgA = () => toml(A, keys.a, 51830, "198.18.2.1/24", keys.pubB, "198.19.2.2:51831", "198.18.2.2/32");
+  const cfgB = () => toml(B, keys.b, 51831, "198.18.2.2/24", keys.pubA, "198.19.2.1:51830", "198.18.2.1/32");
 
   test("a config error names file and key, exits 78 and creates nothing", () => {
-    const bad = writeConfig("tca", cfgA().replace("listen_port = 51830", "listen_port = 99999"));
+    const bad = writeConfig(A, cfgA().replace("listen_port = 51830", "listen_port = 99999"));
     const r = exec(nsA, ["up", bad]);
     expect(r.code).toBe(78);
-    expect(r.stderr).toContain("tca.toml");
+    expect(r.stderr).toContain(`${A}.toml`);
     expect(r.stderr).toContain("interface.listen_port");
-    expect(linkExists(nsA, "tca")).toBe(false);
+    expect(linkExists(nsA, A)).toBe(false);
   });
 
   test("up in both namespaces brings a working tunnel", async () => {
-    const a = exec(nsA, ["up", writeConfig("tca", cfgA()), "--json"]);
+    const a = exec(nsA, ["up", writeConfig(A, cfgA()), "--json"]);
     expect(a.code).toBe(0);
-    expect(JSON.parse(a.stdout)).toMatchObject({ interface: "tca", changed: true });
-    const b = exec(nsB, ["up", writeConfig("tcb", cfgB()), "--json"]);
+    expect(JSON.parse(a.stdout)).toMatchObject({ interface: A, changed: true });
+    const b = exec(nsB, ["up", writeConfig(B, cfgB()), "--json"]);
     expect(b.code).toBe(0);
     const rtts = await udpEchoRtts(nsA, nsB, "198.18.2.2", 3);
     expect(rtts).toHaveLength(3);
-    const show = run(["ip", "netns", "exec", nsA.name, "wg", "show", "tca", "dump"]);
+    const show = run(["ip", "netns", "exec", nsA.name, "wg", "show", A, "dump"]);
     expect(show).toContain(Buffer.from(keys.pubB, "base64").length === 32 ? keys.pubB : "?");
   });
 
   test("up again with the same file reports unchanged", () => {
-    const r = exec(nsA, ["up", join(dir, "tca.toml"), "--json"]);
+    const r = exec(nsA, ["up", join(dir, `${A}.toml`), "--json"]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ interface: "tca", changed: false, changes: [] });
+    expect(JSON.parse(r.stdout)).toEqual({ interface: A, changed: false, changes: [] });
   });
 
   test("a changed file applies only the change and keeps the session", async () => {
-    const before = run(["ip", "netns", "exec", nsA.name, "wg", "show", "tca", "latest-handshakes"]).trim();
-    const r = exec(nsA, ["up", writeConfig("tca", cfgA() + "persistent_keepalive = 25\n"), "--json"]);
+    const before = run(["ip", "netns", "exec", nsA.name, "wg", "show", A, "latest-handshakes"]).trim();
+    const r = exec(nsA, ["up", writeConfig(A, cfgA() + "persistent_keepalive = 25\n"), "--json"]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { changed: boolean; changes: string[] };
     expect(out.changed).toBe(true);
     expect(out.changes).toHaveLength(1);
     expect(out.changes[0]).toContain("keepalive 0 → 25");
-    expect(run(["ip", "netns", "exec", nsA.name, "wg", "show", "tca", "latest-handshakes"]).trim()).toBe(before);
+    expect(run(["ip", "netns", "exec", nsA.name, "wg", "show", A, "latest-handshakes"]).trim()).toBe(before);
     expect(await udpEchoRtts(nsA, nsB, "198.18.2.2", 1)).toHaveLength(1);
   });
 
   test("status explains the offloads", () => {
-    const r = exec(nsA, ["status", "tca", "--json"]);
+    const r = exec(nsA, ["status", A, "--json"]);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout) as { interfaceName: string; offloads: { vnetHeader: boolean }; derived: object; drops: object; peers: unknown[] };
-    expect(s.interfaceName).toBe("tca");
+    expect(s.interfaceName).toBe(A);
     expect(s.offloads.vnetHeader).toBe(true);
     expect(s.peers).toHaveLength(1);
-    expect(exec(nsA, ["status", "tca"]).stdout).toContain("offloads at work:");
+    expect(exec(nsA, ["status", A]).stdout).toContain("offloads at work:");
   });
 
   test("down removes the interface and stops the daemon; down again is a no-op", () => {
-    const r = exec(nsA, ["down", join(dir, "tca.toml"), "--json"]);
+    const r = exec(nsA, ["down", join(dir, `${A}.toml`), "--json"]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ interface: "tca", changed: true });
-    expect(linkExists(nsA, "tca")).toBe(false);
-    expect(exec(nsA, ["status", "tca"]).code).not.toBe(0);
-    const again = exec(nsA, ["down", "tca", "--json"]);
+    expect(JSON.parse(r.stdout)).toEqual({ interface: A, changed: true });
+    expect(linkExists(nsA, A)).toBe(false);
+    expect(exec(nsA, ["status", A]).code).not.toBe(0);
+    const again = exec(nsA, ["down", A, "--json"]);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toEqual({ interface: "tca", changed: false });
+    expect(JSON.parse(again.stdout)).toEqual({ interface: A, changed: false });
   });
 
   test("wg-quick up/down with tunnel as the userspace implementation", async () => {
-    const conf = join(dir, "wgq0.conf");
+    const conf = join(dir, `${Q}.conf`);
     writeFileSync(conf, `[Interface]\nPrivateKey = ${keys.a}\nListenPort = 51830\nAddress = 198.18.2.1/24\n\n[Peer]\nPublicKey = ${keys.pubB}\nEndpoint = 198.19.2.2:51831\nAllowedIPs = 198.18.2.2/32\n`, { mode: 0o600 });
     const binDir = bin.slice(0, bin.lastIndexOf("/"));
     const env = { WG_QUICK_USERSPACE_IMPLEMENTATION: "tunnel", PATH: `${binDir}:/usr/sbin:/usr/bin:/sbin:/bin` };
@@ -139,11 +144,11 @@ describePrivileged("tunnel up / down / wg-quick (compiled binary, two namespaces
     expect(up.stderr.toString()).toContain("tunnel");
     expect(up.exitCode).toBe(0);
     // wg lists every socket in /var/run/wireguard, which namespaces share.
-    expect(run(["ip", "netns", "exec", nsA.name, "wg", "show", "interfaces"]).trim().split(/\s+/)).toContain("wgq0");
+    expect(run(["ip", "netns", "exec", nsA.name, "wg", "show", "interfaces"]).trim().split(/\s+/)).toContain(Q);
     expect(await udpEchoRtts(nsA, nsB, "198.18.2.2", 2)).toHaveLength(2);
     const down = Bun.spawnSync(["ip", "netns", "exec", nsA.name, "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), "wg-quick", "down", conf], { stdout: "pipe", stderr: "pipe" });
     expect(down.exitCode).toBe(0);
-    expect(linkExists(nsA, "wgq0")).toBe(false);
+    expect(linkExists(nsA, Q)).toBe(false);
   });
 });
 
