@@ -9,6 +9,10 @@
 //                 the TUN, both UDP sockets and a wake eventfd, with every
 //                 Tunn inside it. Config changes reach it as whole desired
 //                 states over a MessagePort + eventfd wake-up.
+// The worker is loaded with new URL("./dataplane.worker.ts", import.meta.url);
+// checked in a `bun build --compile` binary laid out as build.ts does (entry
+// in src/, every src/**/*.worker.ts as an extra entry point): the worker
+// starts, runs and stops by message. An entry outside src/ breaks that path.
 // Usage by the daemon:
 //   const dev = await Device.create({ interfaceName, env: process.env, log, tunFd? });
 //   for (const line of dev.startupReport()) log.info(line);
