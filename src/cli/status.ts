@@ -43,6 +43,15 @@ function base64Key(hexOrB64: string): string {
   return /^[0-9a-f]{64}$/.test(hexOrB64) ? Buffer.from(hexOrB64, "hex").toString("base64") : hexOrB64;
 }
 
+/** dropLabel turns a counter name such as "dropNoRoute" into "no route". */
+function dropLabel(key: string): string {
+  return key
+    .replace(/^drop/, "")
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .trim();
+}
+
 /** renderStatus is the human form of a DeviceStatus. */
 export function renderStatus(s: DeviceStatus, now: number): string {
   const d = s.derived;
@@ -56,7 +65,7 @@ export function renderStatus(s: DeviceStatus, now: number): string {
     `  offloads at work: ${d.segmentsPerSuperPacket} segments per TUN super-packet, ${d.datagramsPerGsoBatch} datagrams per UDP GSO send, ${d.datagramsPerGroMessage} datagrams per UDP GRO receive, coalescing ${d.coalesceRatio}:1 on TUN writes`,
   ];
   const drops = Object.entries(s.drops).filter(([, n]) => n > 0);
-  lines.push(`  drops: ${drops.length === 0 ? "none" : drops.map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  lines.push(`  drops: ${drops.length === 0 ? "none" : drops.map(([k, n]) => `${dropLabel(k)} ${n}`).join(", ")}`);
   for (const p of s.peers) {
     lines.push(
       "",
