@@ -1,0 +1,89 @@
+// One measurement: a fresh setup, the idle ping first (so no queue left by
+// iperf3 inflates it), then one iperf3 run with the daemons' CPU and the
+// namespaces' counters read right around it, then peak RSS before teardown.
+import { run } from "../../test/support/netns.ts";
+import { cpuSeconds, diffCounters, iperf3, netCounters, peakRssMB, pingTimes, waitForPath } from "./measure.ts";
+import { median } from "./stats.ts";
+import { setUp, type Impl, type Keys } from "./topology.ts";
+
+export type Mode = "single" | "p4" | "reverse";
+
+export interface Sample {
+  impl: string;
+  mode: Mode;
+  round: number;
+  gbps: number;
+  /** bytes the receiver got. */
+  bytes: number;
+  /** TCP retransmits: TcpRetransSegs of the sending namespace (right for -R and -P too). */
+  retransmits: number;
+  /** iperf3's own retransmit count, kept to cross-check the one above. */
+  iperfRetransmits: number;
+  /** utime+stime of both daemons during the iperf3 run; null for the underlay. */
+  cpuSeconds: number | null;
+  cpuSecondsPerGB: number | null;
+  /** VmHWM of A's and B's daemon in MB; null for the underlay. */
+  peakRssMB: [number, number] | null;
+  /** median RTT of the idle ping; null if no reply came. */
+  pingMs: number | null;
+  pingReplies: number;
+  /** UDP datagrams the kernel dropped for a full socket receive buffer (both namespaces). */
+  udpRcvbufErrors: number;
+  udpInErrors: number;
+  /** what `tunnel status --json` said after the run (our daemon only): offloads at work. */
+  status?: unknown[];
+}
+
+export interface SampleOptions {
+  seconds: number;
+  pings: number;
+  tunnelBin: string;
+}
+
+export async function measureOnce(impl: Impl, mode: Mode, round: number, seq: number, keys: Keys, o: SampleOptions): Promise<Sample> {
+  const s = await setUp(impl, seq, keys);
+  try {
+    await waitForPath(s.a, s.target);
+    const rtts = await pingTimes(s.a, s.target, o.pings, 0.01);
+    const sender = mode === "reverse" ? s.b : s.a;
+    const net0 = { a: netCounters(s.a), b: netCounters(s.b), sender: netCounters(sender) };
+    const cpu0 = s.daemons.map((d) => cpuSeconds(d.pid));
+    const r = await iperf3(s.a, s.b, s.target, { seconds: o.seconds, reverse: mode === "reverse", parallel: mode === "p4" ? 4 : 1 });
+    const cpu1 = s.daemons.map((d) => cpuSeconds(d.pid));
+    const dA = diffCounters(net0.a, netCounters(s.a));
+    const dB = diffCounters(net0.b, netCounters(s.b));
+    const dSender = diffCounters(net0.sender, netCounters(sender));
+    const hasDaemons = s.daemons.length === 2;
+    const cpu = hasDaemons ? cpu1.reduce((x, y) => x + y, 0) - cpu0.reduce((x, y) => x + y, 0) : null;
+    const sample: Sample = {
+      impl: impl.id,
+      mode,
+      round,
+      gbps: r.bitsPerSecond / 1e9,
+      bytes: r.bytes,
+      retransmits: dSender.tcpRetransSegs,
+      iperfRetransmits: r.retransmits,
+      cpuSeconds: cpu,
+      cpuSecondsPerGB: cpu === null ? null : cpu / (r.bytes / 1e9),
+      peakRssMB: hasDaemons ? [peakRssMB(s.daemons[0]!.pid), peakRssMB(s.daemons[1]!.pid)] : null,
+      pingMs: rtts.length > 0 ? median(rtts) : null,
+      pingReplies: rtts.length,
+      udpRcvbufErrors: dA.udpRcvbufErrors + dB.udpRcvbufErrors,
+      udpInErrors: dA.udpInErrors + dB.udpInErrors,
+    };
+    if (impl.ours) sample.status = s.daemons.map((d) => ourStatus(o.tunnelBin, d.ifname));
+    return sample;
+  } finally {
+    await s.close();
+  }
+}
+
+/** ourStatus keeps the part of `tunnel status --json` that shows whether the offloads worked. */
+function ourStatus(bin: string, ifname: string): unknown {
+  try {
+    const st = JSON.parse(run([bin, "status", ifname, "--json"])) as { offloads?: { description?: string[] }; derived?: unknown; drops?: unknown };
+    return { interface: ifname, offloads: st.offloads?.description, derived: st.derived, drops: st.drops };
+  } catch (e) {
+    return { interface: ifname, error: (e as Error).message };
+  }
+}
