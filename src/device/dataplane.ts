@@ -158,6 +158,8 @@ export class DataPlane {
   private rxCount = 0;
   private readonly coalescer: Coalescer;
   private readonly keepaliveBuf = new Uint8Array(64);
+  /** Wire lengths of the TX slots sealed by encapsulateBatch. */
+  private readonly sealedLens = new Int32Array(SLOTS);
 
   // Handshake queue (ring).
   private readonly hqData = new Uint8Array(HANDSHAKE_QUEUE * HANDSHAKE_MAX_LEN);
@@ -542,55 +544,103 @@ export class DataPlane {
   }
 
   private encryptRange(now: number, from: number, to: number): void {
-    const buf = this.tx.buf;
     const offs = this.tx.offs;
     const lens = this.tx.lens;
-    const device = this.device;
-    for (let i = from; i < to; i++) {
-      const off = offs[i]!;
-      const len = lens[i]!;
-      if (device === null) {
-        this.c[C.dropNoRoute]!++;
-        continue;
-      }
-      const v = buf[off]! >>> 4;
-      let tunn: Tunn | undefined;
-      if (v === 4 && len >= 20) tunn = device.allowedIps.lookup(buf, off + 16, 4);
-      else if (v === 6 && len >= 40) tunn = device.allowedIps.lookup(buf, off + 24, 16);
-      else {
-        this.c[C.dropMalformed]!++;
-        continue;
-      }
+    let i = from;
+    // Each slot is routed exactly once (routeTx counts the drops).
+    let tunn = i < to ? this.routeTx(i) : undefined;
+    while (i < to) {
       if (tunn === undefined) {
-        this.c[C.dropNoRoute]!++;
+        i++;
+        tunn = i < to ? this.routeTx(i) : undefined;
         continue;
       }
-      const ctx = this.peers.get(tunn);
-      if (ctx === undefined || len > MAX_TX_PACKET) {
-        this.c[C.dropOther]!++;
-        continue;
+      // A run of consecutive segments to the same peer (all segments of one
+      // super-packet share their destination) is sealed in one backend call.
+      let j = i + 1;
+      let next: Tunn | undefined = undefined;
+      while (j < to) {
+        next = this.routeTx(j);
+        if (next !== tunn) break;
+        j++;
       }
+      if (j === to) next = undefined;
+      const ctx = this.peers.get(tunn)!;
       const sock = ctx.epFamily === 4 ? this.v4 : ctx.epFamily === 6 ? this.v6 : null;
       if (sock === null) {
-        this.c[C.dropNoEndpoint]!++;
+        this.c[C.dropNoEndpoint]! += j - i;
+        i = j;
+        tunn = next;
         continue;
       }
-      const stagedBefore = tunn.stagedCount;
-      const r = tunn.encapsulate(now, buf, off - 16, len);
-      this.touch(ctx);
-      if (r.kind === "network") {
-        if (r.buf === buf) {
-          sock.sender.add(this.txAddr + r.off, r.len, ctx.epAddr, ctx.epLen);
-          this.c[C.txPackets]!++;
-          this.c[C.txBytes]! += r.len;
-        } else {
-          this.sendResult(r, ctx);
+      if (j - i > 1 && tunn.encapsulateBatch(now, this.tx.buf, offs, lens, i, j, this.sealedLens) === j - i) {
+        this.touch(ctx);
+        const sender = sock.sender;
+        let bytes = 0;
+        for (let k = i; k < j; k++) {
+          const n = this.sealedLens[k]!;
+          sender.add(this.txAddr + offs[k]! - 16, n, ctx.epAddr, ctx.epLen);
+          bytes += n;
         }
-      } else if (r.kind === "done") {
-        if (stagedBefore >= MAX_STAGED_PACKETS) this.c[C.dropStagedOverflow]!++;
-      } else if (r.kind === "error") {
-        this.countError(r.code);
+        this.c[C.txPackets]! += j - i;
+        this.c[C.txBytes]! += bytes;
+      } else {
+        for (let k = i; k < j; k++) this.encryptOne(now, k, tunn, ctx, sock);
       }
+      i = j;
+      tunn = next;
+    }
+  }
+
+  /**
+   * routeTx returns the peer TX slot i goes to, or undefined after counting
+   * why it is dropped (no device, malformed, no route, unknown peer, too long).
+   */
+  private routeTx(i: number): Tunn | undefined {
+    const buf = this.tx.buf;
+    const off = this.tx.offs[i]!;
+    const len = this.tx.lens[i]!;
+    const device = this.device;
+    if (device === null) {
+      this.c[C.dropNoRoute]!++;
+      return undefined;
+    }
+    const v = buf[off]! >>> 4;
+    let tunn: Tunn | undefined;
+    if (v === 4 && len >= 20) tunn = device.allowedIps.lookup(buf, off + 16, 4);
+    else if (v === 6 && len >= 40) tunn = device.allowedIps.lookup(buf, off + 24, 16);
+    else {
+      this.c[C.dropMalformed]!++;
+      return undefined;
+    }
+    if (tunn === undefined) {
+      this.c[C.dropNoRoute]!++;
+      return undefined;
+    }
+    if (!this.peers.has(tunn) || len > MAX_TX_PACKET) {
+      this.c[C.dropOther]!++;
+      return undefined;
+    }
+    return tunn;
+  }
+
+  private encryptOne(now: number, i: number, tunn: Tunn, ctx: PeerCtx, sock: RxSocket): void {
+    const buf = this.tx.buf;
+    const stagedBefore = tunn.stagedCount;
+    const r = tunn.encapsulate(now, buf, this.tx.offs[i]! - 16, this.tx.lens[i]!);
+    this.touch(ctx);
+    if (r.kind === "network") {
+      if (r.buf === buf) {
+        sock.sender.add(this.txAddr + r.off, r.len, ctx.epAddr, ctx.epLen);
+        this.c[C.txPackets]!++;
+        this.c[C.txBytes]! += r.len;
+      } else {
+        this.sendResult(r, ctx);
+      }
+    } else if (r.kind === "done") {
+      if (stagedBefore >= MAX_STAGED_PACKETS) this.c[C.dropStagedOverflow]!++;
+    } else if (r.kind === "error") {
+      this.countError(r.code);
     }
   }
 

@@ -35,7 +35,7 @@ import type { CookieReplyMessage, ResponseMessage } from "./messages.ts";
 import { beginSession, consumeResponse, createInitiation, createResponse, Handshake } from "./noise.ts";
 import { detachResult, ResultSlots, type ErrorResult, type NetworkResult, type TunnResult } from "./results.ts";
 import { PeerTimers, type TimerEvent } from "./timers.ts";
-import { canSend, innerPacketLength, innerSourceOffset, openTransport, sealTransport } from "./transport.ts";
+import { canSend, innerPacketLength, innerSourceOffset, openTransport, SealScratch, sealTransport, sealTransportBatch } from "./transport.ts";
 import type { SourceAddr } from "./cookie.ts";
 
 /** PeerOptions configures a peer at creation. */
@@ -74,6 +74,7 @@ export class Tunn {
   private readonly keepaliveBuf = new Uint8Array(MESSAGE_KEEPALIVE_SIZE);
   private readonly events: TimerEvent[] = [];
   private readonly rand4 = new Uint8Array(4);
+  private readonly sealScratch = new SealScratch();
 
   /** Use DeviceState.addPeer; the device owns the index table this peer registers in. */
   constructor(
@@ -119,6 +120,40 @@ export class Tunn {
     this.stage(buf, off, len);
     this.handshakeWanted = true;
     return this.drainHandshake(now) ?? this.slots.done(null);
+  }
+
+  /**
+   * encapsulateBatch seals packets [from, to) of buf under the current
+   * session in one backend call (sealTransportBatch): packet i is the
+   * lens[i]-byte IP packet at buf[offs[i]], its transport message is written
+   * in place at buf[offs[i]-16] and its length stored in outLens[i]. It does
+   * exactly what to−from encapsulate calls that all seal would do (same
+   * counters in order, same byte and timer bookkeeping, same rekey request),
+   * and is all-or-nothing: it returns to−from, or 0 with nothing changed when
+   * no session can send the whole range (no keypair, REJECT_AFTER_* limits,
+   * missing head/tailroom). On 0 the caller must fall back to encapsulate
+   * per packet, which stages and starts a handshake as usual.
+   */
+  encapsulateBatch(now: number, buf: Uint8Array, offs: Int32Array, lens: Int32Array, from: number, to: number, outLens: Int32Array): number {
+    const kp = this.keypairs.current;
+    if (kp === null || to <= from) return 0;
+    const n = sealTransportBatch(kp, now, buf, offs, lens, from, to, this.mtu, outLens, this.sealScratch);
+    if (n === 0) return 0;
+    let wire = 0;
+    let data = false;
+    for (let i = from; i < to; i++) {
+      wire += outLens[i]!;
+      if (lens[i]! > 0) data = true;
+    }
+    // sentTransport per packet is idempotent for one `now` except the byte
+    // count, and keepKeyFreshSending is monotonic in the counter: once with
+    // the totals and the final counter is the same as n times.
+    this.txBytes += wire;
+    this.timers.anyAuthenticatedPacketTraversal(now);
+    this.timers.anyAuthenticatedPacketSent();
+    if (data) this.timers.dataSent(now);
+    this.keepKeyFreshSending(now, kp);
+    return n;
   }
 
   /**

@@ -59,6 +59,74 @@ export function sealTransport(kp: Keypair, buf: Uint8Array, off: number, len: nu
 }
 
 /**
+ * sealTransportBatch seals packets [from, to) of one buffer under kp in one
+ * backend call: packet i is the lens[i]-byte IP packet at buf[offs[i]], its
+ * message is framed at buf[offs[i]-16] (16 bytes headroom, ≥31 tailroom),
+ * and its wire length goes to outLens[i]. The counter range
+ * [kp.sendCounter, kp.sendCounter + n) is reserved before anything is
+ * encrypted, so every nonce is used once, in packet order, exactly as n
+ * sealTransport calls would use them. All-or-nothing: returns n, or 0 (and
+ * touches nothing) when kp cannot send all n — the REJECT_AFTER_* limits
+ * checked for the last counter of the range — or a packet lacks head- or
+ * tailroom; the caller then falls back to one encapsulate per packet, which
+ * gives the exact per-packet behaviour. scratch holds the per-batch arrays
+ * (counters, payload offsets and lengths) and grows only when a batch is
+ * larger than any before.
+ */
+export function sealTransportBatch(
+  kp: Keypair,
+  now: number,
+  buf: Uint8Array,
+  offs: Int32Array,
+  lens: Int32Array,
+  from: number,
+  to: number,
+  mtu: number,
+  outLens: Int32Array,
+  scratch: SealScratch,
+): number {
+  const n = to - from;
+  if (n <= 0) return 0;
+  if (!kp.isValid || now - kp.created >= REJECT_AFTER_TIME_MS || !(kp.sendCounter + (n - 1) < REJECT_AFTER_MESSAGES)) return 0;
+  for (let i = from; i < to; i++) {
+    const len = lens[i]!;
+    const off = offs[i]! - MESSAGE_TRANSPORT_HEADER_SIZE;
+    if (off < 0 || len < 0 || off + MESSAGE_TRANSPORT_HEADER_SIZE + len + paddingFor(len, mtu) + NOISE_AUTHTAG_LEN > buf.length) return 0;
+  }
+  if (scratch.counters.length < n) scratch.grow(n);
+  const counters = scratch.counters;
+  const pOffs = scratch.offs;
+  const pLens = scratch.lens;
+  for (let i = from, k = 0; i < to; i++, k++) {
+    const len = lens[i]!;
+    const p = offs[i]!;
+    const pad = paddingFor(len, mtu);
+    if (pad > 0) buf.fill(0, p + len, p + len + pad);
+    const counter = kp.sendCounter++;
+    encodeTransportHeader(buf, p - MESSAGE_TRANSPORT_HEADER_SIZE, kp.remoteIndex, counter);
+    counters[k] = counter;
+    pOffs[k] = p;
+    pLens[k] = len + pad;
+    outLens[i] = MESSAGE_TRANSPORT_HEADER_SIZE + len + pad + NOISE_AUTHTAG_LEN;
+  }
+  kp.send.sealBatch(n, counters, buf, pOffs, pLens);
+  return n;
+}
+
+/** SealScratch is the reusable per-batch state of sealTransportBatch. */
+export class SealScratch {
+  counters = new Float64Array(0);
+  offs = new Int32Array(0);
+  lens = new Int32Array(0);
+  grow(n: number): void {
+    const cap = Math.max(n, 128);
+    this.counters = new Float64Array(cap);
+    this.offs = new Int32Array(cap);
+    this.lens = new Int32Array(cap);
+  }
+}
+
+/**
  * openTransport authenticates and decrypts in place the message at
  * buf[off, off+len) under kp, and only then records its counter in the
  * replay window (a forged packet must not move the window). Returns the
