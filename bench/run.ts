@@ -13,7 +13,7 @@
 // The pieces live in bench/side-by-side/: topology (namespaces, daemons, wg
 // set), measure (iperf3, ping, /proc), sample (one measurement), report, soak.
 import "./side-by-side/procs.ts"; // first: its SIGINT handler must run before netns.ts's
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { removeStale } from "../test/support/netns.ts";
@@ -95,6 +95,13 @@ const impls = orExit(() => implementations(o));
 const machine = describeMachine(ROOT);
 const keyDir = mkdtempSync(join(tmpdir(), "bench-sbs-"));
 removeOnExit(keyDir);
+// Others rebuild dist/tunnel while they work; measuring a private copy keeps
+// every row of this run on the same build (its mtime goes into the JSON).
+const tunnelBuild = statSync(TUNNEL_BIN).mtime.toISOString();
+const tunnelCopy = join(keyDir, "tunnel");
+copyFileSync(TUNNEL_BIN, tunnelCopy);
+chmodSync(tunnelCopy, 0o755);
+for (const impl of impls) if (impl.ours) impl.bin = tunnelCopy;
 const started = performance.now();
 const elapsed = () => {
   const s = Math.round((performance.now() - started) / 1000);
@@ -126,7 +133,7 @@ try {
       // row, but a daemon that keeps failing is reported, not retried forever.
       for (let attempt = 1; attempt <= 2; attempt++) {
         try {
-          const s = await measureOnce(impl, step.mode, step.round, seq++, keys, { seconds: o.seconds, pings: o.pings, tunnelBin: TUNNEL_BIN });
+          const s = await measureOnce(impl, step.mode, step.round, seq++, keys, { seconds: o.seconds, pings: o.pings, tunnelBin: tunnelCopy });
           samples.push(s);
           log(`${what}: ${describeSample(s)}`);
           break;
@@ -142,7 +149,7 @@ try {
   let soakResult: SoakResult | null = null;
   if (o.soak > 0) {
     log(`[${elapsed()}] soak: ${o.soak} s through tunnel, RSS every second`);
-    soakResult = await soak({ id: "tunnel", bin: TUNNEL_BIN, ours: true }, o.soak, seq++, keys);
+    soakResult = await soak({ id: "tunnel", bin: tunnelCopy, ours: true }, o.soak, seq++, keys);
   }
 
   // Other work on the machine skews everything; the load average at the end says whether there was any.
@@ -154,7 +161,7 @@ try {
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   const stamp = machine.date.replace(/:/g, "-").replace(/\.\d+Z$/, "Z");
   const jsonPath = o.json ?? join(ROOT, "bench/results", `bench-${stamp}.json`);
-  await Bun.write(jsonPath, JSON.stringify({ machine, options: o, implementations: impls, summaries, samples, failures, soak: soakResult }, null, 2) + "\n");
+  await Bun.write(jsonPath, JSON.stringify({ machine, tunnel: { source: TUNNEL_BIN, built: tunnelBuild, measuredCopy: tunnelCopy }, options: o, implementations: impls, summaries, samples, failures, soak: soakResult }, null, 2) + "\n");
   out.push(`JSON: ${jsonPath}`);
   process.stdout.write(out.join("\n") + "\n");
   log(`bench: done in ${elapsed()}`);
