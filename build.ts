@@ -17,6 +17,10 @@ async function compile(outfile: string, target?: string): Promise<void> {
   const args = [
     "build",
     "--compile",
+    // Precompiled bytecode: start-up drops from ~30 ms to ~10 ms, which matters
+    // for `tunnel status` and `wg`-style use under load (answer within 100 ms).
+    "--bytecode",
+    "--format=esm",
     "--minify-syntax",
     "--minify-whitespace",
     "src/main.ts",

@@ -74,11 +74,14 @@ function describeError(error: unknown): { line: string; code: number } {
   return { line: String(error), code: EXIT.FAILURE };
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  const { line, code } = describeError(error);
-  process.stderr.write(`tunnel: ${plain(line)}\n`);
-  if (process.env.LOG_LEVEL === "debug" && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-  process.exit(code);
-}
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const { line, code } = describeError(error);
+    process.stderr.write(`tunnel: ${plain(line)}\n`);
+    if (process.env.LOG_LEVEL === "debug" && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    process.exit(code);
+  },
+);
