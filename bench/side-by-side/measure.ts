@@ -125,3 +125,13 @@ export function diffCounters(a: NetCounters, b: NetCounters): NetCounters {
     udpInErrors: b.udpInErrors - a.udpInErrors,
   };
 }
+
+/**
+ * tunDrops is what the TUN interface itself dropped (rx+tx "dropped"): with
+ * a daemon that reads too slowly, the kernel drops at the TUN's queue rather
+ * than at the UDP socket, and these are where that loss shows.
+ */
+export function tunDrops(ns: Netns, ifname: string): number {
+  const [link] = JSON.parse(ns.ip("-j", "-s", "link", "show", "dev", ifname)) as { stats64?: { rx: { dropped: number }; tx: { dropped: number } } }[];
+  return (link?.stats64?.rx.dropped ?? 0) + (link?.stats64?.tx.dropped ?? 0);
+}

@@ -28,6 +28,7 @@ export interface Summary {
     cpuRatio: number | null;
     pingMs: Spread | null;
     udpRcvbufErrors: Spread | null;
+    tunDrops: Spread | null;
   };
   /** peak RSS of A's and B's daemon: the highest VmHWM over every run of this row. */
   peakRssMB: [number, number] | null;
@@ -60,6 +61,7 @@ export function summarize(impls: Impl[], samples: Sample[], failures: Failure[])
         cpuRatio: pairedRatio(single, base, (s) => s.cpuSecondsPerGB),
         pingMs: spread(single.map((s) => s.pingMs)),
         udpRcvbufErrors: spread(single.map((s) => s.udpRcvbufErrors)),
+        tunDrops: spread(single.map((s) => s.tunDrops)),
       },
       peakRssMB: rss.length > 0 ? [Math.max(...rss.map((r) => r[0])), Math.max(...rss.map((r) => r[1]))] : null,
       p4: one("p4"),
@@ -82,11 +84,11 @@ export function markdown(m: Machine, opts: { seconds: number; runs: number; extr
     `Machine: Linux ${m.kernel} (${m.arch}), ${m.cpuModel}, ${m.cores} cores; commit ${m.gitCommit}${m.gitDirty ? " (dirty tree)" : ""}; ${m.wireguardGo}; ${m.iperf3}; bun ${m.bun}.`,
     `Two namespaces over veth (MTU 1500), tunnel MTU 1420, iperf3 TCP ${opts.seconds} s, single stream × ${opts.runs} run${opts.runs === 1 ? "" : "s"} (median, min–max)` +
       (opts.extras ? ", plus one -P 4 and one -R run" : "") +
-      `. Ratios are against ${BASELINE}, run by run. CPU is both daemons' utime+stime per GB received.` +
+      `. Ratios are against ${BASELINE}, run by run. CPU is both daemons' utime+stime per GB received; drops are per single-stream run, both sides together.` +
       ` Load average (1 min) ${m.loadAverageStart[0]} at start, ${m.loadAverageEnd?.[0] ?? "?"} at end.`,
     "",
-    "| configuration | Gb/s | × wg-go | retransmits | CPU-s/GB | CPU × wg-go | peak RSS MB (A / B) | idle ping ms | -P4 Gb/s | -R Gb/s | UDP rcvbuf drops |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| configuration | Gb/s | × wg-go | retransmits | CPU-s/GB | CPU × wg-go | peak RSS MB (A / B) | idle ping ms | -P4 Gb/s | -R Gb/s | UDP rcvbuf drops | TUN drops |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows) {
     const s = r.single;
@@ -95,7 +97,7 @@ export function markdown(m: Machine, opts: { seconds: number; runs: number; extr
     lines.push(
       `| ${r.impl} | ${gbps} | ${ratio(s.gbpsRatio)} | ${range(s.retransmits, (x) => x.toFixed(0))} | ${range(s.cpuSecondsPerGB, f2)} | ${ratio(s.cpuRatio)} | ` +
         `${r.peakRssMB === null ? NA : `${r.peakRssMB[0].toFixed(0)} / ${r.peakRssMB[1].toFixed(0)}`} | ${range(s.pingMs, (x) => x.toFixed(3))} | ` +
-        `${extra(r.p4)} | ${extra(r.reverse)} | ${range(s.udpRcvbufErrors, (x) => x.toFixed(0))} |`,
+        `${extra(r.p4)} | ${extra(r.reverse)} | ${range(s.udpRcvbufErrors, (x) => x.toFixed(0))} | ${range(s.tunDrops, (x) => x.toFixed(0))} |`,
     );
   }
   const failed = rows.flatMap((r) => r.failures.map((f) => `- ${r.impl} ${f.mode} round ${f.round + 1}: ${f.error.split("\n")[0]}`));

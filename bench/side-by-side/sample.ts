@@ -2,7 +2,7 @@
 // iperf3 inflates it), then one iperf3 run with the daemons' CPU and the
 // namespaces' counters read right around it, then peak RSS before teardown.
 import { run } from "../../test/support/netns.ts";
-import { cpuSeconds, diffCounters, iperf3, netCounters, peakRssMB, pingTimes, waitForPath } from "./measure.ts";
+import { cpuSeconds, diffCounters, iperf3, netCounters, peakRssMB, pingTimes, tunDrops, waitForPath } from "./measure.ts";
 import { median } from "./stats.ts";
 import { setUp, type Impl, type Keys } from "./topology.ts";
 
@@ -30,6 +30,8 @@ export interface Sample {
   /** UDP datagrams the kernel dropped for a full socket receive buffer (both namespaces). */
   udpRcvbufErrors: number;
   udpInErrors: number;
+  /** packets both TUN interfaces dropped (queue full); null for the underlay. */
+  tunDrops: number | null;
   /** what `tunnel status --json` said after the run (our daemon only): offloads at work. */
   status?: unknown[];
 }
@@ -47,9 +49,13 @@ export async function measureOnce(impl: Impl, mode: Mode, round: number, seq: nu
     const rtts = await pingTimes(s.a, s.target, o.pings, 0.01);
     const sender = mode === "reverse" ? s.b : s.a;
     const net0 = { a: netCounters(s.a), b: netCounters(s.b), sender: netCounters(sender) };
+    const tunNs = [s.a, s.b];
+    const readTunDrops = () => s.daemons.reduce((sum, d, i) => sum + tunDrops(tunNs[i]!, d.ifname), 0);
+    const tun0 = readTunDrops();
     const cpu0 = s.daemons.map((d) => cpuSeconds(d.pid));
     const r = await iperf3(s.a, s.b, s.target, { seconds: o.seconds, reverse: mode === "reverse", parallel: mode === "p4" ? 4 : 1 });
     const cpu1 = s.daemons.map((d) => cpuSeconds(d.pid));
+    const tunDropped = readTunDrops() - tun0;
     const dA = diffCounters(net0.a, netCounters(s.a));
     const dB = diffCounters(net0.b, netCounters(s.b));
     const dSender = diffCounters(net0.sender, netCounters(sender));
@@ -70,6 +76,7 @@ export async function measureOnce(impl: Impl, mode: Mode, round: number, seq: nu
       pingReplies: rtts.length,
       udpRcvbufErrors: dA.udpRcvbufErrors + dB.udpRcvbufErrors,
       udpInErrors: dA.udpInErrors + dB.udpInErrors,
+      tunDrops: hasDaemons ? tunDropped : null,
     };
     if (impl.ours) sample.status = s.daemons.map((d) => ourStatus(o.tunnelBin, d.ifname));
     return sample;
