@@ -1,0 +1,80 @@
+// The wireguard-go-compatible daemon as wg(8) sees it: `wg setconf` and
+// `wg syncconf` against a live `tunnel -f`, and the daemon exiting when its
+// UAPI socket file is removed. (The UDP GSO EIO fallback is covered in
+// test/device/udp-sender-eio.test.ts.)
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describePrivileged } from "../support/privileges.ts";
+import { Netns, removeStale } from "../support/netns.ts";
+import { tunnelBinary } from "../support/binary.ts";
+import { TAG, down, keyPair, until, wg, wgColumn, type KeyPair } from "./harness.ts";
+
+const PREFIX = "tlife";
+const SOCKETS = "/var/run/wireguard";
+
+describePrivileged("daemon lifecycle against wg(8) and the kernel", { root: true, commands: ["ip", "wg"] }, () => {
+  let bin = "";
+  let dir = "";
+  let nsA: Netns;
+  let nsB: Netns;
+  let ka: KeyPair;
+  let kb: KeyPair;
+  const A = `tla${TAG}`;
+  const B = `tlb${TAG}`;
+  const D = `tld${TAG}`;
+
+  beforeAll(() => {
+    bin = tunnelBinary();
+    removeStale(PREFIX);
+    dir = mkdtempSync(join(tmpdir(), "tunnel-life-"));
+    nsA = Netns.create(PREFIX, "a");
+    nsB = Netns.create(PREFIX, "b");
+    nsA.ip("link", "add", "veth-a", "type", "veth", "peer", "name", "veth-b", "netns", nsB.name);
+    nsA.ip("addr", "add", "198.19.30.1/24", "dev", "veth-a");
+    nsB.ip("addr", "add", "198.19.30.2/24", "dev", "veth-b");
+    nsA.ip("link", "set", "veth-a", "up");
+    nsB.ip("link", "set", "veth-b", "up");
+    ka = keyPair();
+    kb = keyPair();
+  });
+
+  afterAll(() => {
+    down(bin, nsA, A);
+    down(bin, nsB, B);
+    down(bin, nsA, D);
+    nsA?.delete();
+    nsB?.delete();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("wg setconf and wg syncconf configure a live tunnel daemon", async () => {
+    const daemon = nsA.spawn([bin, "-f", D], { stdout: "ignore" });
+    try {
+      await until("the UAPI socket", () => existsSync(join(SOCKETS, `${D}.sock`)), 10_000);
+      const peer1 = keyPair();
+      const peer2 = keyPair();
+      const conf = join(dir, "setconf.conf");
+      writeFileSync(conf, `[Interface]\nPrivateKey = ${ka.priv}\nListenPort = 51940\n\n[Peer]\nPublicKey = ${peer1.pub}\nAllowedIPs = 198.18.40.0/24\nEndpoint = 198.19.30.2:51941\n`, { mode: 0o600 });
+      wg("setconf", D, conf);
+      expect(wg("show", D, "listen-port").trim()).toBe("51940");
+      expect(wg("show", D, "public-key").trim()).toBe(ka.pub);
+      expect(wgColumn(D, "allowed-ips").get(peer1.pub)).toBe("198.18.40.0/24");
+      // syncconf: peer1 changes its allowed IPs, peer2 appears; nothing else is touched.
+      writeFileSync(conf, `[Interface]\nPrivateKey = ${ka.priv}\nListenPort = 51940\n\n[Peer]\nPublicKey = ${peer1.pub}\nAllowedIPs = 198.18.41.0/24\n\n[Peer]\nPublicKey = ${peer2.pub}\nAllowedIPs = fd00:41::/64\n`, { mode: 0o600 });
+      wg("syncconf", D, conf);
+      const allowed = wgColumn(D, "allowed-ips");
+      expect(allowed.get(peer1.pub)).toBe("198.18.41.0/24");
+      expect(allowed.get(peer2.pub)).toBe("fd00:41::/64");
+      expect(wgColumn(D, "endpoints").get(peer1.pub)).toBe("198.19.30.2:51941");
+      // Removing the socket file is wg-quick's and wireguard-go's "please exit".
+      rmSync(join(SOCKETS, `${D}.sock`));
+      const exited = await Promise.race([daemon.exited.then(() => true), Bun.sleep(5000).then(() => false)]);
+      expect(exited).toBe(true);
+      expect(nsA.exec(["ip", "link", "show", D], { allowFail: true })).toBe("");
+    } finally {
+      daemon.kill();
+    }
+  });
+});
