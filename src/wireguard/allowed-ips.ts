@@ -346,6 +346,11 @@ export function parsePrefix(s: string): { addr: Uint8Array; cidr: number } | str
   return { addr, cidr };
 }
 
+/** parseAddr parses an IPv4 or IPv6 address with inet_pton(3)'s rules (a ':' selects IPv6), or returns null. */
+export function parseAddr(s: string): Uint8Array | null {
+  return s.includes(":") ? parseIPv6(s) : parseIPv4(s);
+}
+
 /** formatPrefix renders addr/cidr as wg(8) prints it (IPv6 per inet_ntop, i.e. RFC 5952). */
 export function formatPrefix(addr: Uint8Array, cidr: number): string {
   return `${formatAddr(addr)}/${cidr}`;
