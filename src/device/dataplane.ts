@@ -86,6 +86,7 @@ import type { WireGuardErrorCode } from "../wireguard/errors.ts";
 import type { Tunn } from "../wireguard/peer.ts";
 import type { TunnResult } from "../wireguard/results.ts";
 import type { FromWorker, ToWorker, WorkerInit, WorkerPeerConfig, WorkerSocket } from "./dataplane-messages.ts";
+import { HeapDebug } from "./debug-heap.ts";
 import { C, SharedStats } from "./shared-stats.ts";
 import { TUN_READ_BUFFER_LEN } from "./tun-device.ts";
 import { UdpSender } from "./udp-sender.ts";
@@ -209,8 +210,10 @@ export class DataPlane {
   private lastDeviceTick = 0;
   private dirty = false;
   private logged = 0;
+  private readonly heapDebug: HeapDebug | null;
 
   constructor(init: WorkerInit) {
+    this.heapDebug = HeapDebug.from(init.env, "worker");
     const sel = selectBackend(init.env);
     this.crypto = sel.backend;
     this.stats = new SharedStats(init.stats);
@@ -958,6 +961,7 @@ export class DataPlane {
     this.publish();
     this.dirty = false;
     this.nextTimerAt = Math.max(deadline, now + 1);
+    if (this.heapDebug !== null) this.heapDebug.maybe(now);
   }
 
   private publish(): void {

@@ -29,6 +29,7 @@ import { getLinkFlags, getMtu } from "../sys/tun.ts";
 import { AllowedIps, formatAddr } from "../wireguard/allowed-ips.ts";
 import { x25519BaseNoble } from "../crypto/x25519.ts";
 import type { FromWorker, ToWorker, WorkerInit, WorkerPeerConfig } from "./dataplane-messages.ts";
+import { HeapDebug } from "./debug-heap.ts";
 import { C, type Counters, MAX_PEER_SLOTS, SharedStats } from "./shared-stats.ts";
 import { closeSocketPair, openSocketPair, setFwmark, type SocketPair } from "./sockets.ts";
 import { offloadFlagNames, TunDevice, type OffloadState } from "./tun-device.ts";
@@ -122,6 +123,7 @@ export class Device implements UapiDevice {
   private closedReason: string | null = null;
   private closing: Promise<void> | null = null;
   private linkTimer: ReturnType<typeof setInterval> | null = null;
+  private heapDebug: HeapDebug | null = null;
   private linkIsUp = false;
   private lastMtu = 0;
   private stopped: (() => void) | null = null;
@@ -222,6 +224,7 @@ export class Device implements UapiDevice {
       };
       this.worker.postMessage(init, [init.port]);
       this.send({ type: "sockets", v4: this.sockets.v4, v6: this.sockets.v6 });
+      this.heapDebug = HeapDebug.from(this.opts.env, "main");
       this.linkTimer = setInterval(() => this.pollLink(), this.opts.linkPollMs ?? 250);
       (this.linkTimer as { unref?: () => void }).unref?.();
     });
@@ -246,6 +249,7 @@ export class Device implements UapiDevice {
   }
 
   private pollLink(): void {
+    if (this.heapDebug !== null) this.heapDebug.maybe(performance.now());
     try {
       const up = (getLinkFlags(this.tun.name) & IFF_UP) !== 0;
       if (up && !this.linkIsUp) this.linkUp();
