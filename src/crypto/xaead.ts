@@ -44,13 +44,10 @@ export function xaeadSeal(
 ): void {
   if (out.length < plaintext.length + AEAD_TAG_LEN) throw new RangeError("xaeadSeal: out too small");
   const { sub, n12 } = subkey(key, nonce);
-  const k = makeKey(sub);
-  sub.fill(0);
   try {
-    out.set(plaintext);
-    k.sealNonce(n12, out, 0, plaintext.length, aad);
+    oneShotSeal(makeKey, sub, n12, plaintext, aad, out);
   } finally {
-    k.destroy();
+    sub.fill(0);
   }
 }
 
@@ -67,17 +64,11 @@ export function xaeadOpen(
   const n = sealed.length - AEAD_TAG_LEN;
   if (out.length < n) throw new RangeError("xaeadOpen: out too small");
   const { sub, n12 } = subkey(key, nonce);
-  const k = makeKey(sub);
-  sub.fill(0);
-  // Decrypt in a scratch copy so out never holds unauthenticated plaintext.
-  const tmp = Uint8Array.from(sealed);
   try {
-    if (!k.openNonce(n12, tmp, 0, sealed.length, aad)) return false;
-    out.set(tmp.subarray(0, n));
-    return true;
+    // oneShotOpen decrypts in a scratch copy, so out never holds unauthenticated plaintext.
+    return oneShotOpen(makeKey, sub, n12, sealed, aad, out);
   } finally {
-    tmp.fill(0);
-    k.destroy();
+    sub.fill(0);
   }
 }
 
