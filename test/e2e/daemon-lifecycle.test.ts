@@ -18,11 +18,7 @@ describePrivileged("daemon lifecycle against wg(8) and the kernel", { root: true
   let bin = "";
   let dir = "";
   let nsA: Netns;
-  let nsB: Netns;
   let ka: KeyPair;
-  let kb: KeyPair;
-  const A = `tla${TAG}`;
-  const B = `tlb${TAG}`;
   const D = `tld${TAG}`;
 
   beforeAll(() => {
@@ -30,22 +26,12 @@ describePrivileged("daemon lifecycle against wg(8) and the kernel", { root: true
     removeStale(PREFIX);
     dir = mkdtempSync(join(tmpdir(), "tunnel-life-"));
     nsA = Netns.create(PREFIX, "a");
-    nsB = Netns.create(PREFIX, "b");
-    nsA.ip("link", "add", "veth-a", "type", "veth", "peer", "name", "veth-b", "netns", nsB.name);
-    nsA.ip("addr", "add", "198.19.30.1/24", "dev", "veth-a");
-    nsB.ip("addr", "add", "198.19.30.2/24", "dev", "veth-b");
-    nsA.ip("link", "set", "veth-a", "up");
-    nsB.ip("link", "set", "veth-b", "up");
     ka = keyPair();
-    kb = keyPair();
   });
 
   afterAll(() => {
-    down(bin, nsA, A);
-    down(bin, nsB, B);
     down(bin, nsA, D);
     nsA?.delete();
-    nsB?.delete();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
