@@ -68,6 +68,25 @@
 //   4. A C shim through bun:ffi cc (TinyCC at run time, no build step) that
 //      does Init/Update/Final/GET_TAG for a whole batch: 4 crossings per
 //      packet → 1 per batch.
+// Measured since (perf branch, 2-core VM): the seal tag is now fetched with
+// EVP_CIPHER_CTX_get_params (ctrl(GET_TAG) cost ~150 ns more), and split's
+// checksums are incremental (done: half of lever 3; coalesce already
+// verifies only packets that merge). Facts for the remaining levers:
+//   - Per 1420-byte seal, OpenSSL 3.0.19: Update ~580 ns (= `openssl speed`
+//     throughput, AVX-512), Init(iv) ~90, Final ~110, get tag ~30; an FFI
+//     crossing itself is < 10 ns (EVP_Cipher with inl 0: 9 ns). So lever 4
+//     (C shim) would save < 40 ns; the EVP fixed cost is inside libcrypto.
+//     Open: Init_ex2(iv, tag param) = Init_ex + set_params, no gain there.
+//     libsodium's one-call detached AEAD is slower here (no AVX-512 ChaCha).
+//   - In the e2e bench both daemons, both iperf3 ends and the veth softirqs
+//     share the 2 cores and the machine is saturated (~20 CPU-s per 10 s
+//     run at 4 Gb/s; each daemon's data plane worker ~0.8 core, ~75% user).
+//     Lever 1 (TX/RX split) cannot raise that bench's throughput: the sender
+//     daemon is TX-bound and the receiver RX-bound, so the second worker
+//     would only add hand-off cost. It pays on a real host with one daemon
+//     and spare cores. Here throughput follows CPU per packet.
+//   - The CPU-s/GB floor with this libcrypto: ~0.9 µs AEAD per packet per
+//     side → ~1.3 CPU-s/GB for crypto alone, plus ~25% kernel time.
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { selectBackend } from "../crypto/select.ts";
 import type { CryptoBackend } from "../crypto/types.ts";
