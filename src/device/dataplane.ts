@@ -22,9 +22,11 @@
 //     nearly full or the TUN is empty, so small packets batch too.
 //   - Inbound: recvmmsg lands datagrams (up to 64 per UDP_GRO message) in a
 //     landing zone at the end of the RX slab; each datagram is decrypted in
-//     place, checked (replay, source) by the protocol, copied once within
-//     the same buffer (copyWithin: no allocation) into an RX slot, and the
-//     RX slots are coalesced into super-packets and written to the TUN.
+//     place and checked (replay, source) by the protocol, and stays there:
+//     the coalescer copies a packet into its RX slot only when it heads a
+//     merge, merged packets are copied once into their head, and packets
+//     that never merge are written to the TUN straight from the landing
+//     zone. Every batch is flushed before the next recvmmsg reuses it.
 //   - Handshake messages are copied to a bounded queue (HANDSHAKE_QUEUE) and
 //     processed after the data; a deep queue is the "under load" signal that
 //     makes the protocol demand cookies.
@@ -68,6 +70,25 @@
 //   4. A C shim through bun:ffi cc (TinyCC at run time, no build step) that
 //      does Init/Update/Final/GET_TAG for a whole batch: 4 crossings per
 //      packet → 1 per batch.
+// Measured since (perf branch, 2-core VM): the seal tag is now fetched with
+// EVP_CIPHER_CTX_get_params (ctrl(GET_TAG) cost ~150 ns more), and split's
+// checksums are incremental (done: half of lever 3; coalesce already
+// verifies only packets that merge). Facts for the remaining levers:
+//   - Per 1420-byte seal, OpenSSL 3.0.19: Update ~580 ns (= `openssl speed`
+//     throughput, AVX-512), Init(iv) ~90, Final ~110, get tag ~30; an FFI
+//     crossing itself is < 10 ns (EVP_Cipher with inl 0: 9 ns). So lever 4
+//     (C shim) would save < 40 ns; the EVP fixed cost is inside libcrypto.
+//     Open: Init_ex2(iv, tag param) = Init_ex + set_params, no gain there.
+//     libsodium's one-call detached AEAD is slower here (no AVX-512 ChaCha).
+//   - In the e2e bench both daemons, both iperf3 ends and the veth softirqs
+//     share the 2 cores and the machine is saturated (~20 CPU-s per 10 s
+//     run at 4 Gb/s; each daemon's data plane worker ~0.8 core, ~75% user).
+//     Lever 1 (TX/RX split) cannot raise that bench's throughput: the sender
+//     daemon is TX-bound and the receiver RX-bound, so the second worker
+//     would only add hand-off cost. It pays on a real host with one daemon
+//     and spare cores. Here throughput follows CPU per packet.
+//   - The CPU-s/GB floor with this libcrypto: ~0.9 µs AEAD per packet per
+//     side → ~1.3 CPU-s/GB for crypto alone, plus ~25% kernel time.
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { selectBackend } from "../crypto/select.ts";
 import type { CryptoBackend } from "../crypto/types.ts";
@@ -191,6 +212,12 @@ export class DataPlane {
   private readonly rxAddr: number;
   private readonly landingOff: number;
   private rxCount = 0;
+  /**
+   * The RX batch handed to the coalescer: same slab and lens as rx, but
+   * offs point at each plaintext where it was decrypted in the landing
+   * zone; rx.offs are the packets' home slots (Coalescer homes).
+   */
+  private readonly rxBatch: PacketBatch;
   private readonly coalescer: Coalescer;
   private readonly keepaliveBuf = new Uint8Array(64);
   /** Wire lengths of the TX slots sealed by encapsulateBatch. */
@@ -239,6 +266,7 @@ export class DataPlane {
     this.rx = { ...rxSlab, capacity: SLOTS, offs: rxSlab.offs.subarray(0, SLOTS), lens: rxSlab.lens.subarray(0, SLOTS), count: 0 };
     this.rxAddr = addressOf(rxSlab.buf);
     this.landingOff = rxSlab.offs[SLOTS]! - HEADROOM;
+    this.rxBatch = { ...this.rx, offs: new Int32Array(SLOTS), count: 0 };
     this.coalescer = new Coalescer({ tcp: init.tcpGro, udp: init.udpGro, maxBatch: SLOTS });
     this.hqNameAddr = addressOf(this.hqName);
 
@@ -747,6 +775,9 @@ export class DataPlane {
     const mb = rs.mb;
     const land = rs.sock.gro ? LANDING_GRO : LANDING_PLAIN;
     const slab = this.rxAll.buf;
+    // Packets wait in the landing zone until flushRx; never let a recvmmsg
+    // overwrite them (only reachable after an exception mid-batch).
+    if (this.rxCount > 0) this.flushRx();
     for (let calls = 0; calls < RECV_CALLS_PER_TURN; calls++) {
       let n: number;
       try {
@@ -807,8 +838,17 @@ export class DataPlane {
         }
         if (this.rxCount === SLOTS) this.flushRx();
         const k = this.rxCount++;
-        const dst = this.rx.offs[k]!;
-        buf.copyWithin(dst, r.off, r.off + r.len);
+        // Zero-copy: the packet stays where it was decrypted (its 16-byte
+        // transport header is the headroom for the virtio_net_hdr) until
+        // flushRx, which runs before the landing zone is reused; the
+        // coalescer moves it to its home slot only if it heads a merge.
+        if (r.buf === buf) {
+          this.rxBatch.offs[k] = r.off;
+        } else {
+          const dst = this.rx.offs[k]!;
+          buf.set(r.buf.subarray(r.off, r.off + r.len), dst);
+          this.rxBatch.offs[k] = dst;
+        }
         this.rx.lens[k] = r.len;
         this.c[C.rxPackets]!++;
         this.c[C.rxBytes]! += r.len;
@@ -842,10 +882,10 @@ export class DataPlane {
     const count = this.rxCount;
     if (count === 0) return;
     this.rxCount = 0;
-    const rx = this.rx;
+    const rx = this.rxBatch;
     if (this.vnet) {
       rx.count = count;
-      const w = this.coalescer.coalesce(rx);
+      const w = this.coalescer.coalesce(rx, this.rx.offs);
       if (typeof w === "string") {
         this.c[C.dropMalformed]! += count;
         return;

@@ -137,6 +137,14 @@ const EMPTY_I32 = new Int32Array(0);
  * per writer; not reentrant. After coalesce(batch), write for each k <
  * writeCount the bytes buf[offs[j]-10, offs[j]+lens[j]) with j = writeIdx[k]
  * (ascending order preserves per-flow order).
+ *
+ * Optional homes (zero-copy receive): packets may sit anywhere in buf with
+ * only 10 bytes of headroom and no room to grow (e.g. where recvmmsg put
+ * them); homes[i] is then a slot of batch.stride bytes (with headroom) in
+ * the same buffer. A packet is copied to its home only when it becomes the
+ * head of a merge item (offs[i] is updated to homes[i]); packets merged into
+ * a head are copied once, into the head; packets that are never candidates
+ * are written where they are.
  */
 export class Coalescer {
   enableTcp: boolean;
@@ -173,6 +181,7 @@ export class Coalescer {
   private offs: Int32Array = EMPTY_I32;
   private lens: Int32Array = EMPTY_I32;
   private room = 0;
+  private homes: Int32Array | null = null;
 
   constructor(opts: CoalesceOptions = {}) {
     this.enableTcp = opts.tcp ?? true;
@@ -202,10 +211,12 @@ export class Coalescer {
    * packets' slots are left out. Returns writeCount, or a CoalesceError
    * (nothing written) if the batch breaks the contract. Never throws.
    */
-  coalesce(batch: PacketBatch): number | CoalesceError {
+  coalesce(batch: PacketBatch, homes: Int32Array | null = null): number | CoalesceError {
     this.writeCount = 0;
     if (batch.count > this.maxBatch) return "batch-too-large";
     if (batch.headroom < VNET_HDR_LEN) return "headroom-too-small";
+    if (homes !== null && homes.length < batch.count) return "batch-too-large";
+    this.homes = homes;
     this.buf = batch.buf;
     this.offs = batch.offs;
     this.lens = batch.lens;
@@ -526,6 +537,16 @@ export class Coalescer {
   private insertItem(bucket: number, hash: number, slot: number, l4hLen: number, seq: number, payload: number, flags: number): number {
     const it = this.itemCount;
     if (it >= this.maxBatch) return GRO_NOOP;
+    const homes = this.homes;
+    if (homes !== null) {
+      // A head must be able to grow: move it (with its zeroed virtio_net_hdr) to its slot.
+      const from = this.offs[slot]!;
+      const to = homes[slot]!;
+      if (from !== to) {
+        this.buf.copyWithin(to - VNET_HDR_LEN, from - VNET_HDR_LEN, from + this.lens[slot]!);
+        this.offs[slot] = to;
+      }
+    }
     this.itemCount = it + 1;
     this.itemSlot[it] = slot;
     this.itemPrev[it] = this.flowTable[bucket]!;

@@ -5,7 +5,7 @@
 // its output slot and its IP and L4 checksums are computed there.
 
 import { copyBytes, type PacketBatch } from "./batch.ts";
-import { checksum, checksumNoFold, foldChecksum } from "./checksum.ts";
+import { checksumNoFold, foldChecksum } from "./checksum.ts";
 import {
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -173,13 +173,40 @@ export function splitSuperPacket(
 
   const addrOff = isV6 ? IPV6_SRC_ADDR_OFFSET : IPV4_SRC_ADDR_OFFSET;
   const addrLen = isV6 ? 16 : 4;
-  // Addresses are the same in every segment: sum them once.
-  const addrSum = checksumNoFold(src, pkt + addrOff, addrLen * 2, 0);
   const firstSeq = isTcp ? readU32(src, pkt + iphLen + TCP_SEQ_OFFSET) : 0;
   const firstId = isV6 ? 0 : readU16(src, pkt + IPV4_ID_OFFSET);
   const l4CsumAt = iphLen + csumOffset;
   const flagsAt = iphLen + TCP_FLAGS_OFFSET;
   const b = out.buf;
+  // Incremental checksums (RFC 1624): the headers are the same in every
+  // segment except a few 16-bit fields, so each header is summed once here
+  // with those fields taken out (in one's-complement arithmetic, -w is
+  // 0xffff - w), and per segment only the new field values and the
+  // segment's payload are added. Same residue mod 0xffff as a full sum, and
+  // fold16 of a positive sum has one representative, so the result is
+  // bit-identical to summing each segment whole (test/offload/split.test.ts
+  // checks it against the reference).
+  //   L4: pseudo-header addresses + source L4 header without its checksum
+  //   field (the kernel's pseudo-header seed) and, for TCP, without the
+  //   sequence number and the doff/flags word; for UDP without the length.
+  const l4Hdr = pkt + iphLen;
+  let l4Fixed =
+    checksumNoFold(src, pkt + addrOff, addrLen * 2, proto) +
+    checksumNoFold(src, l4Hdr, hdrLen - iphLen, 0) +
+    (0xffff - readU16(src, l4Hdr + csumOffset));
+  if (isTcp) {
+    l4Fixed +=
+      (0xffff - (firstSeq >>> 16)) + (0xffff - (firstSeq & 0xffff)) + (0xffff - readU16(src, l4Hdr + TCP_DOFF_OFFSET));
+  } else {
+    l4Fixed += 0xffff - readU16(src, l4Hdr + UDP_LEN_OFFSET);
+  }
+  //   IPv4 header: without its checksum, total length and ID.
+  const ipFixed = isV6
+    ? 0
+    : checksumNoFold(src, pkt, iphLen, 0) +
+      (0xffff - readU16(src, pkt + IPV4_CSUM_OFFSET)) +
+      (0xffff - readU16(src, pkt + IPV4_TOTAL_LEN_OFFSET)) +
+      (0xffff - firstId);
 
   for (let i = 0; i < segments; i++) {
     const dataAt = hdrLen + i * gsoSize;
@@ -194,26 +221,26 @@ export function splitSuperPacket(
     } else {
       writeU16(b, d + IPV4_TOTAL_LEN_OFFSET, segLen);
       // TUN has no TSO_MANGLEID: IDs are "first, +1 per segment" (dossier 1.4).
-      if (i > 0) writeU16(b, d + IPV4_ID_OFFSET, (firstId + i) & 0xffff);
-      b[d + IPV4_CSUM_OFFSET] = 0;
-      b[d + IPV4_CSUM_OFFSET + 1] = 0;
-      writeU16(b, d + IPV4_CSUM_OFFSET, checksum(b, d, iphLen, 0));
+      const id = (firstId + i) & 0xffff;
+      if (i > 0) writeU16(b, d + IPV4_ID_OFFSET, id);
+      writeU16(b, d + IPV4_CSUM_OFFSET, ~foldChecksum(ipFixed + segLen + id) & 0xffff);
     }
 
+    const l4Len = segLen - iphLen;
+    // Pseudo-header length + this segment's payload, summed in its own framing.
+    let sum = l4Fixed + l4Len + checksumNoFold(b, d + hdrLen, segPayload, 0);
     if (isTcp) {
-      writeU32(b, d + iphLen + TCP_SEQ_OFFSET, (firstSeq + i * gsoSize) >>> 0);
+      const seq = (firstSeq + i * gsoSize) >>> 0;
+      writeU32(b, d + iphLen + TCP_SEQ_OFFSET, seq);
       // tcp_gso_segment: FIN and PSH belong to the last segment only, CWR
       // to the first only.
       if (i < segments - 1) b[d + flagsAt] = b[d + flagsAt]! & ~(TCP_FLAG_FIN | TCP_FLAG_PSH);
       if (hasEcn && i > 0) b[d + flagsAt] = b[d + flagsAt]! & ~TCP_FLAG_CWR;
+      sum += (seq >>> 16) + (seq & 0xffff) + readU16(b, d + iphLen + TCP_DOFF_OFFSET);
     } else {
-      writeU16(b, d + iphLen + UDP_LEN_OFFSET, segLen - iphLen);
+      writeU16(b, d + iphLen + UDP_LEN_OFFSET, l4Len);
+      sum += l4Len;
     }
-
-    const l4Len = segLen - iphLen;
-    b[d + l4CsumAt] = 0;
-    b[d + l4CsumAt + 1] = 0;
-    const sum = checksumNoFold(b, d + iphLen, l4Len, addrSum + proto + l4Len);
     writeU16(b, d + l4CsumAt, finalL4Checksum(sum));
     out.lens[i] = segLen;
   }

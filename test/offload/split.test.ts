@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { createPacketBatch, type PacketBatch } from "../../src/offload/batch.ts";
 import { type SplitError, splitSuperPacket } from "../../src/offload/split.ts";
-import { refIpv4HeaderValid, refL4Valid } from "./checksum-reference.ts";
+import { refChecksum, refIpv4HeaderValid, refL4Valid, refPseudoSum } from "./checksum-reference.ts";
+import { Prng } from "./prng.ts";
 import {
   TCP_ACK,
   TCP_CWR,
@@ -213,5 +214,54 @@ describe("splitSuperPacket rejects malformed input", () => {
     b.count = 5;
     expect(splitSuperPacket(raw, 0, raw.length, b)).toBe(want);
     expect(b.count).toBe(0);
+  });
+});
+
+describe("splitSuperPacket incremental checksums", () => {
+  // split sums each header once and adds only the per-segment fields (IPv4
+  // total length and ID; TCP seq and flags; UDP length) plus the payload
+  // (RFC 1624). The result must be bit-identical to checksumming each
+  // finished segment whole with the byte-by-byte reference, 0 sent as
+  // 0xffff for L4 (CSUM_MANGLED_0) — not merely "valid".
+  test("every segment's IPv4 and L4 checksum equals a full reference recomputation", () => {
+    const rng = new Prng(0x5e9c);
+    const kinds: PacketKind[] = ["tcp4", "tcp6", "udp4", "udp6"];
+    const b = newBatch(128, 4096);
+    let segs = 0;
+    for (let round = 0; round < 400; round++) {
+      const kind = kinds[round % 4]!;
+      const isTcp = kind.startsWith("tcp");
+      const gso = rng.int(1, round % 3 === 0 ? 1500 : 300); // odd sizes included
+      const payload = rng.bytes(rng.int(1, Math.min(gso * 60, 20000)));
+      const flags = isTcp ? 0x10 | (rng.bool() ? 0x08 : 0) | (rng.bool(0.2) ? 0x01 : 0) : undefined;
+      const options = isTcp && rng.bool() ? rng.bytes(rng.int(1, 40)) : undefined;
+      const raw = superPacket(kind, { payload, seq: rng.u32(), id: rng.int(0, 0xffff), flags, options, tos: rng.int(0, 255), sport: rng.int(0, 0xffff) }, gso);
+      // Garbage in the super-packet's IPv4 checksum must not leak into the segments.
+      if (kind.endsWith("4")) {
+        raw[10 + 10] = rng.u32() & 0xff;
+        raw[10 + 11] = rng.u32() & 0xff;
+      }
+      const n = splitSuperPacket(raw, 0, raw.length, b);
+      expect(typeof n).toBe("number");
+      for (let i = 0; i < (n as number); i++) {
+        const seg = segment(b, i);
+        const iph = l4Offset(seg);
+        if (kind.endsWith("4")) {
+          const got = u16(seg, 10);
+          seg[10] = 0;
+          seg[11] = 0;
+          expect(got).toBe(refChecksum(seg, 0, iph));
+        }
+        const at = iph + (isTcp ? 16 : 6);
+        const got = u16(seg, at);
+        seg[at] = 0;
+        seg[at + 1] = 0;
+        const l4Len = seg.length - iph;
+        const want = refChecksum(seg, iph, l4Len, refPseudoSum(seg, 0, isTcp ? 6 : 17, l4Len));
+        expect(got).toBe(want === 0 ? 0xffff : want);
+        segs++;
+      }
+    }
+    expect(segs).toBeGreaterThan(2000);
   });
 });
