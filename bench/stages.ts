@@ -397,11 +397,7 @@ async function e2e(seconds: number): Promise<E2e> {
   const dir = mkdtempSync(join(tmpdir(), "tstg-"));
   const procs: ReturnType<typeof Bun.spawn>[] = [];
   try {
-    nsA.ip("link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", nsB.name);
-    nsA.ip("addr", "add", "198.19.7.1/24", "dev", "veth0");
-    nsB.ip("addr", "add", "198.19.7.2/24", "dev", "veth1");
-    nsA.ip("link", "set", "veth0", "up");
-    nsB.ip("link", "set", "veth1", "up");
+    nsA.vethTo(nsB, "veth0", "198.19.7.1/24", "veth1", "198.19.7.2/24");
     const keys: Record<string, { file: string; pub: string }> = {};
     for (const k of ["a", "b"]) {
       const priv = run(["wg", "genkey"]).trim();

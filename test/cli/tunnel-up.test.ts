@@ -51,11 +51,7 @@ describePrivileged("tunnel up / down / wg-quick (compiled binary, two namespaces
     dir = mkdtempSync(join(tmpdir(), "tunnel-cli-"));
     nsA = Netns.create(PREFIX, "a");
     nsB = Netns.create(PREFIX, "b");
-    nsA.ip("link", "add", "veth-a", "type", "veth", "peer", "name", "veth-b", "netns", nsB.name);
-    nsA.ip("addr", "add", "198.19.2.1/24", "dev", "veth-a");
-    nsB.ip("addr", "add", "198.19.2.2/24", "dev", "veth-b");
-    nsA.ip("link", "set", "veth-a", "up");
-    nsB.ip("link", "set", "veth-b", "up");
+    nsA.vethTo(nsB, "veth-a", "198.19.2.1/24", "veth-b", "198.19.2.2/24");
     keys.a = run([bin, "genkey"]).trim();
     keys.b = run([bin, "genkey"]).trim();
     keys.pubA = run([bin, "pubkey"], { input: keys.a }).trim();

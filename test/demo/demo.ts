@@ -52,11 +52,7 @@ let nsB: Netns | undefined;
 try {
   nsA = Netns.create("tdemo", "a");
   nsB = Netns.create("tdemo", "b");
-  nsA.ip("link", "add", "veth-a", "type", "veth", "peer", "name", "veth-b", "netns", nsB.name);
-  nsA.ip("addr", "add", `${UNDERLAY.a}/24`, "dev", "veth-a");
-  nsB.ip("addr", "add", `${UNDERLAY.b}/24`, "dev", "veth-b");
-  nsA.ip("link", "set", "veth-a", "up");
-  nsB.ip("link", "set", "veth-b", "up");
+  nsA.vethTo(nsB, "veth-a", `${UNDERLAY.a}/24`, "veth-b", `${UNDERLAY.b}/24`);
   say(`demo: namespaces ${nsA.name} and ${nsB.name}, veth ${UNDERLAY.a} <-> ${UNDERLAY.b}`);
 
   const keyA = tunnel(nsA, "genkey").trim();

@@ -44,11 +44,7 @@ describePrivileged("e2e: two tunnel interfaces (keepalive, CLI under load, roami
     dir = mkdtempSync(join(tmpdir(), "tunnel-e2e-pair-"));
     nsA = Netns.create(PREFIX, "a");
     nsB = Netns.create(PREFIX, "b");
-    nsA.ip("link", "add", "veth-a", "type", "veth", "peer", "name", "veth-b", "netns", nsB.name);
-    nsA.ip("addr", "add", "198.19.20.1/24", "dev", "veth-a");
-    nsB.ip("addr", "add", "198.19.20.2/24", "dev", "veth-b");
-    nsA.ip("link", "set", "veth-a", "up");
-    nsB.ip("link", "set", "veth-b", "up");
+    nsA.vethTo(nsB, "veth-a", "198.19.20.1/24", "veth-b", "198.19.20.2/24");
     // B first, with no keepalive: everything B receives before any traffic is A's doing.
     up(bin, nsB, writeConfig(dir, B, tomlConfig(B, kb.priv, PORT.b, ["198.18.20.2/24"], [{ pub: ka.pub, allowed: ["198.18.20.1/32"], endpoint: `198.19.20.1:${PORT.a}` }])));
     up(bin, nsA, writeConfig(dir, A, tomlConfig(A, ka.priv, PORT.a, ["198.18.20.1/24"], [{ pub: kb.pub, allowed: ["198.18.20.2/32"], endpoint: `198.19.20.2:${PORT.b}`, keepalive: 1 }])));

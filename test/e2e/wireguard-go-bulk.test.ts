@@ -40,11 +40,7 @@ describePrivileged("e2e: bulk TCP against Debian's wireguard-go", { root: true, 
     dir = mkdtempSync(join(tmpdir(), "tunnel-e2e-wggo-"));
     nsT = Netns.create(PREFIX, "t");
     nsG = Netns.create(PREFIX, "g");
-    nsT.ip("link", "add", "veth-t", "type", "veth", "peer", "name", "veth-g", "netns", nsG.name);
-    nsT.ip("addr", "add", "198.19.30.1/24", "dev", "veth-t");
-    nsG.ip("addr", "add", "198.19.30.2/24", "dev", "veth-g");
-    nsT.ip("link", "set", "veth-t", "up");
-    nsG.ip("link", "set", "veth-g", "up");
+    nsT.vethTo(nsG, "veth-t", "198.19.30.1/24", "veth-g", "198.19.30.2/24");
 
     rmSync(`/var/run/wireguard/${G}.sock`, { force: true });
     wgGo = nsG.spawn(["wireguard-go", "-f", G], { stdout: "ignore" });

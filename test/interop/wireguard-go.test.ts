@@ -72,11 +72,7 @@ describePrivileged("interop: protocol core vs wireguard-go", { root: true, comma
     removeStale(PREFIX);
     nsA = Netns.create(PREFIX, "a");
     nsB = Netns.create(PREFIX, "b");
-    nsA.ip("link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", nsB.name);
-    nsA.ip("addr", "add", "198.19.0.1/24", "dev", "va");
-    nsB.ip("addr", "add", "198.19.0.2/24", "dev", "vb");
-    nsA.ip("link", "set", "va", "up");
-    nsB.ip("link", "set", "vb", "up");
+    nsA.vethTo(nsB, "va", "198.19.0.1/24", "vb", "198.19.0.2/24");
     dir = mkdtempSync(join(tmpdir(), "wgio-"));
     keys.wgPriv = run(["wg", "genkey"]).trim();
     keys.wgPub = run(["wg", "pubkey"], { input: keys.wgPriv + "\n" }).trim();

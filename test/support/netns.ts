@@ -2,6 +2,7 @@
 // module creates carries a prefix and the creating pid, so a crashed run's
 // leftovers can be found and removed; cleanup runs in finally blocks and on
 // SIGINT/SIGTERM. Only addresses from 198.18.0.0/15 and fd00::/8 are used.
+import { readFileSync } from "node:fs";
 
 /** run executes a command and returns its output; a non-zero exit throws with stderr. */
 export function run(argv: string[], opts: { allowFail?: boolean; input?: string } = {}): string {
@@ -54,6 +55,18 @@ export class Netns {
   /** ip runs `ip -n NAME ...`. */
   ip(...args: string[]): string {
     return run(["ip", "-n", this.name, ...args]);
+  }
+
+  /**
+   * vethTo joins this namespace to peer with a veth pair: ownDev here with
+   * ownCidr, peerDev there with peerCidr, both ends up.
+   */
+  vethTo(peer: Netns, ownDev: string, ownCidr: string, peerDev: string, peerCidr: string): void {
+    this.ip("link", "add", ownDev, "type", "veth", "peer", "name", peerDev, "netns", peer.name);
+    this.ip("addr", "add", ownCidr, "dev", ownDev);
+    peer.ip("addr", "add", peerCidr, "dev", peerDev);
+    this.ip("link", "set", ownDev, "up");
+    peer.ip("link", "set", peerDev, "up");
   }
 
   /** exec runs a command inside the namespace and waits for it. */
@@ -162,7 +175,7 @@ async function waitForListen(ns: Netns, port: string): Promise<void> {
 
 /** cpuSeconds reads utime+stime of a process (all its threads) from /proc. */
 export function cpuSeconds(pid: number): number {
-  const stat = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
   return ticks / 100; // USER_HZ is 100 on Linux

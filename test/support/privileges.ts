@@ -2,6 +2,7 @@
 // Outside CI such tests are skipped with a reason; under CI=true a missing
 // prerequisite is a failing test instead, so CI can never pass by skipping.
 import { describe, test } from "bun:test";
+import { existsSync } from "node:fs";
 
 export const isCI = process.env.CI === "true" || process.env.CI === "1";
 export const isRoot = process.getuid?.() === 0;
@@ -14,7 +15,7 @@ export function hasCommand(name: string): boolean {
 export function missingPrerequisites(opts: { root?: boolean; commands?: string[] }): string | null {
   if (opts.root && !isRoot) return "needs root (CAP_NET_ADMIN)";
   for (const c of opts.commands ?? []) if (!hasCommand(c)) return `needs the '${c}' command`;
-  if (opts.root && !(require("node:fs") as typeof import("node:fs")).existsSync("/dev/net/tun")) return "needs /dev/net/tun";
+  if (opts.root && !existsSync("/dev/net/tun")) return "needs /dev/net/tun";
   return null;
 }
 
