@@ -17,7 +17,7 @@ import { createTypeScriptBackend } from "../src/crypto/typescript-backend.ts";
 import { LibcryptoPrimitives } from "../src/crypto/libcrypto-primitives.ts";
 import * as B from "../src/crypto/blake2s.ts";
 import * as X from "../src/crypto/x25519.ts";
-import { LibcryptoAeadKey } from "../src/crypto/libcrypto-aead.ts";
+import { EvpAeadKey } from "../src/crypto/libcrypto-aead.ts";
 import { TypeScriptAeadKey } from "../src/crypto/typescript-aead.ts";
 import { xaeadSeal } from "../src/crypto/xaead.ts";
 
@@ -230,7 +230,7 @@ bench("HMAC-BLAKE2s: node createHash ipad/opad", 20000, () => {
 bench("HMAC-BLAKE2s: @noble/hashes", 20000, () => { o32.set(hmac(blake2s, key, h1)); });
 const nonce24 = crypto.getRandomValues(new Uint8Array(24)), cookie = crypto.getRandomValues(new Uint8Array(16));
 const box = new Uint8Array(32);
-const evpKey = (kk: Uint8Array) => new LibcryptoAeadKey(lib, kk);
+const evpKey = (kk: Uint8Array) => new EvpAeadKey(lib, kk);
 const tsKey = (kk: Uint8Array) => new TypeScriptAeadKey(kk);
 bench("XChaCha20-Poly1305 seal 16 B: HChaCha + EVP AEAD (chosen w/ lc)", 5000, () => xaeadSeal(evpKey, key, nonce24, cookie, h1, box));
 bench("XChaCha20-Poly1305 seal 16 B: HChaCha + TS AEAD (chosen in TS)", 5000, () => xaeadSeal(tsKey, key, nonce24, cookie, h1, box));

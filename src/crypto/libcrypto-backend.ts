@@ -9,18 +9,29 @@
 //                 cookie, a wash with HChaCha20 + the TS AEAD (6-9 µs, within run
 //                 noise); kept on libcrypto so this backend has one AEAD code path
 // On OpenSSL 1.1 (no EVP_MAC) MAC and HMAC fall back to blake2s.ts.
+// The AEAD calls the OpenSSL 3 provider's dispatch functions directly when
+// they can be found (libcrypto-provider-aead.ts) and EVP otherwise
+// (libcrypto-aead.ts); "evp" forces the latter (TUNNEL_CRYPTO=libcrypto-evp).
 
 import { blake2s256, blake2sKeyed, blake2sMac128, hmacBlake2s } from "./blake2s.ts";
-import { LibcryptoAeadKey } from "./libcrypto-aead.ts";
+import { EvpAeadKey } from "./libcrypto-aead.ts";
+import { ProviderAeadKey } from "./libcrypto-provider-aead.ts";
+import type { InPlaceAeadKey } from "./libcrypto-aead-base.ts";
 import { LibcryptoPrimitives } from "./libcrypto-primitives.ts";
 import { fillRandom } from "./random.ts";
 import type { AeadKey, CryptoBackendExt } from "./types.ts";
 import { pickX25519 } from "./x25519-select.ts";
 import { oneShotOpen, oneShotSeal, xaeadOpen, xaeadSeal } from "./xaead.ts";
-import type { Libcrypto } from "../sys/libcrypto.ts";
+import { loadChacha20Poly1305Provider, type Libcrypto } from "../sys/libcrypto.ts";
 
-export function createLibcryptoBackend(lib: Libcrypto): CryptoBackendExt {
-  const makeKey = (k: Uint8Array) => new LibcryptoAeadKey(lib, k);
+/** AeadDispatch: "provider" when the provider's functions can be reached, else "evp"; or force "evp". */
+export type AeadDispatch = "auto" | "evp";
+
+export function createLibcryptoBackend(lib: Libcrypto, dispatch: AeadDispatch = "auto"): CryptoBackendExt {
+  const provider = dispatch === "evp" ? null : loadChacha20Poly1305Provider(lib);
+  const makeKey = provider !== null
+    ? (k: Uint8Array): InPlaceAeadKey => new ProviderAeadKey(lib, provider, k)
+    : (k: Uint8Array): InPlaceAeadKey => new EvpAeadKey(lib, k);
   const prim = new LibcryptoPrimitives(lib);
   const x = pickX25519();
   const useMac = prim.hasMac;
@@ -33,14 +44,16 @@ export function createLibcryptoBackend(lib: Libcrypto): CryptoBackendExt {
   return {
     name: "libcrypto",
     implementations: {
-      aead: `${lib.path} EVP chacha20-poly1305 (in place, ${lib.v3 ? "3" : "4"} FFI calls per open)`,
+      aead: provider !== null
+        ? `${lib.path} chacha20-poly1305, provider dispatch (in place, EVP bypassed)`
+        : `${lib.path} EVP chacha20-poly1305 (in place, ${lib.v3 ? "3" : "4"} FFI calls per open)`,
       xaead: `HChaCha20 (@noble/ciphers) + ${lib.path} AEAD`,
       x25519: x.name,
       blake2s: "blake2s.ts",
       mac: useMac ? `${lib.path} EVP_MAC BLAKE2SMAC` : "blake2s.ts",
       hmac: useMac ? `${lib.path} EVP_MAC HMAC(BLAKE2S-256)` : "blake2s.ts",
     },
-    aeadKey: (key: Uint8Array): AeadKey => new LibcryptoAeadKey(lib, key),
+    aeadKey: makeKey,
     aeadSealNonce: (key, nonce, pt, aad, out) => oneShotSeal(makeKey, key, nonce, pt, aad, out),
     aeadOpenNonce: (key, nonce, sealed, aad, out) => oneShotOpen(makeKey, key, nonce, sealed, aad, out),
     xaeadSeal: (key, nonce, pt, aad, out) => xaeadSeal(makeKey, key, nonce, pt, aad, out),

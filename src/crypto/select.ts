@@ -2,6 +2,9 @@
 // TypeScript fallback otherwise, with one warning for the CLI to log at start-up.
 // TUNNEL_CRYPTO=typescript|libcrypto forces a choice (tests, benchmarks, users
 // who distrust one or the other); forcing libcrypto when it is missing is an error.
+// TUNNEL_CRYPTO=libcrypto-evp is libcrypto through EVP only, never the
+// provider's dispatch functions (A/B benchmarks, and a way out should a
+// future OpenSSL change what the provider path relies on).
 
 import { libcryptoLoadError, loadLibcrypto } from "../sys/libcrypto.ts";
 import { createLibcryptoBackend } from "./libcrypto-backend.ts";
@@ -16,13 +19,13 @@ export interface BackendSelection {
 
 export function selectBackend(env: Record<string, string | undefined> = process.env): BackendSelection {
   const forced = env.TUNNEL_CRYPTO?.trim().toLowerCase();
-  if (forced !== undefined && forced !== "" && forced !== "typescript" && forced !== "libcrypto") {
-    throw new Error(`TUNNEL_CRYPTO must be "typescript" or "libcrypto", not ${JSON.stringify(env.TUNNEL_CRYPTO)}`);
+  if (forced !== undefined && forced !== "" && forced !== "typescript" && forced !== "libcrypto" && forced !== "libcrypto-evp") {
+    throw new Error(`TUNNEL_CRYPTO must be "typescript", "libcrypto" or "libcrypto-evp", not ${JSON.stringify(env.TUNNEL_CRYPTO)}`);
   }
   if (forced === "typescript") return { backend: createTypeScriptBackend() };
   const lib = loadLibcrypto();
-  if (lib) return { backend: createLibcryptoBackend(lib) };
-  if (forced === "libcrypto") {
+  if (lib) return { backend: createLibcryptoBackend(lib, forced === "libcrypto-evp" ? "evp" : "auto") };
+  if (forced === "libcrypto" || forced === "libcrypto-evp") {
     throw new Error(`TUNNEL_CRYPTO=libcrypto but no usable libcrypto could be loaded: ${libcryptoLoadError()}`);
   }
   return {

@@ -9,7 +9,7 @@
 // conversion per call); int returns are "i32" so no BigInt is ever allocated on
 // the data path. size_t arguments are "u64" (only used off the data path).
 
-import { dlopen, ptr, read, type FFIFunction, type Pointer } from "bun:ffi";
+import { CFunction, CString, dlopen, ptr, read, type FFIFunction, type Pointer } from "bun:ffi";
 
 /** Shared objects tried in order. 1.1 still ships on older distributions. */
 export const LIBCRYPTO_SONAMES = [
@@ -65,6 +65,10 @@ const V3 = {
   EVP_MAC_init: { args: ["ptr", "ptr", "u64", "ptr"], returns: "i32" },
   EVP_MAC_update: { args: ["ptr", "ptr", "u64"], returns: "i32" },
   EVP_MAC_final: { args: ["ptr", "ptr", "ptr", "u64"], returns: "i32" },
+  EVP_CIPHER_fetch: { args: ["ptr", "ptr", "ptr"], returns: "ptr" },
+  EVP_CIPHER_get0_provider: { args: ["ptr"], returns: "ptr" },
+  OSSL_PROVIDER_get0_provider_ctx: { args: ["ptr"], returns: "ptr" },
+  OSSL_PROVIDER_query_operation: { args: ["ptr", "i32", "ptr"], returns: "ptr" },
 } as const;
 
 /** EVP_CIPHER_CTX_ctrl commands (include/openssl/evp.h). */
@@ -175,4 +179,111 @@ export function cstring(s: string): Uint8Array {
 /** readPtr reads a pointer-sized value at address+offset. */
 export function readPtr(address: number, offset = 0): number {
   return read.ptr(address as Pointer, offset) as number;
+}
+
+/**
+ * ProviderCipher is ChaCha20-Poly1305 as the OpenSSL 3 provider implements it:
+ * the functions EVP_Cipher* call after their own checks (provider-cipher(7)).
+ * Calling them directly skips EVP's per-call work, which on OpenSSL 3.0
+ * includes re-asking the provider for the IV length on every re-init
+ * (EVP_CIPHER_CTX_get_iv_length's uncached path plus OSSL_PARAM string
+ * compares: ~4 % of all CPU under load in bench/profile.ts). Signatures:
+ *   newctx(provctx) -> ctx          freectx(ctx)
+ *   encryptInit/decryptInit(ctx, key, keylen, iv, ivlen, params) -> int
+ *   update(ctx, out, size_t *outl, outsize, in, inl) -> int
+ *   final(ctx, out, size_t *outl, outsize) -> int
+ *   getCtxParams(ctx, params) -> int
+ */
+export interface ProviderCipher {
+  readonly provctx: number;
+  readonly newctx: (provctx: number) => number | null;
+  readonly freectx: (ctx: number) => void;
+  readonly encryptInit: (ctx: number, key: number | null, keylen: number, iv: number | null, ivlen: number, params: number | null) => number;
+  readonly decryptInit: (ctx: number, key: number | null, keylen: number, iv: number | null, ivlen: number, params: number | null) => number;
+  readonly update: (ctx: number, out: number | null, outl: number, outsize: number, inp: number, inl: number) => number;
+  readonly final: (ctx: number, out: number, outl: number, outsize: number) => number;
+  readonly getCtxParams: (ctx: number, params: number) => number;
+}
+
+/** OSSL_OP_CIPHER and the OSSL_FUNC_CIPHER_* ids (include/openssl/core_dispatch.h). */
+const OSSL_OP_CIPHER = 2;
+const FUNC_NEWCTX = 1;
+const FUNC_ENCRYPT_INIT = 2;
+const FUNC_DECRYPT_INIT = 3;
+const FUNC_UPDATE = 4;
+const FUNC_FINAL = 5;
+const FUNC_FREECTX = 7;
+const FUNC_GET_CTX_PARAMS = 10;
+/** sizeof(OSSL_ALGORITHM) (names*, properties*, implementation*, description*) and sizeof(OSSL_DISPATCH) on LP64. */
+const OSSL_ALGORITHM_SIZE = 32;
+const OSSL_DISPATCH_SIZE = 16;
+
+const providerCache = new WeakMap<Libcrypto, ProviderCipher | null>();
+
+/**
+ * loadChacha20Poly1305Provider finds the dispatch table of the provider that
+ * EVP would use for ChaCha20-Poly1305 (the default provider) through public
+ * OpenSSL 3 API: EVP_CIPHER_fetch, EVP_CIPHER_get0_provider,
+ * OSSL_PROVIDER_query_operation. null on OpenSSL 1.1 or if anything is
+ * missing; callers then use the EVP path.
+ */
+export function loadChacha20Poly1305Provider(lib: Libcrypto): ProviderCipher | null {
+  const hit = providerCache.get(lib);
+  if (hit !== undefined) return hit;
+  let found: ProviderCipher | null = null;
+  try {
+    found = queryProvider(lib);
+  } catch {
+    found = null;
+  }
+  providerCache.set(lib, found);
+  return found;
+}
+
+function queryProvider(lib: Libcrypto): ProviderCipher | null {
+  const v3 = lib.v3;
+  if (v3 === null) return null;
+  const name = cstring("ChaCha20-Poly1305");
+  // The fetched EVP_CIPHER is never freed: it holds the provider (and so the
+  // dispatch functions below) loaded for the life of the process.
+  const cipher = v3.EVP_CIPHER_fetch(null, addressOf(name), null);
+  if (!cipher) return null;
+  const provider = v3.EVP_CIPHER_get0_provider(cipher);
+  if (!provider) return null;
+  const provctx = v3.OSSL_PROVIDER_get0_provider_ctx(provider);
+  const noCache = new Int32Array(new ArrayBuffer(8));
+  const algorithms = v3.OSSL_PROVIDER_query_operation(provider, OSSL_OP_CIPHER, addressOf(noCache));
+  if (!algorithms) return null;
+  let table = 0;
+  for (let i = 0; ; i++) {
+    const names = readPtr(algorithms, i * OSSL_ALGORITHM_SIZE);
+    if (!names) break;
+    const aliases = new CString(names as unknown as Pointer).toString().split(":");
+    if (aliases.some((a) => a.toLowerCase() === "chacha20-poly1305")) {
+      table = readPtr(algorithms, i * OSSL_ALGORITHM_SIZE + 16);
+      break;
+    }
+  }
+  if (!table) return null;
+  const fns = new Map<number, number>();
+  for (let i = 0; ; i++) {
+    const id = read.i32(table as unknown as Pointer, i * OSSL_DISPATCH_SIZE);
+    if (id === 0) break;
+    fns.set(id, readPtr(table, i * OSSL_DISPATCH_SIZE + 8));
+  }
+  const need = [FUNC_NEWCTX, FUNC_ENCRYPT_INIT, FUNC_DECRYPT_INIT, FUNC_UPDATE, FUNC_FINAL, FUNC_FREECTX, FUNC_GET_CTX_PARAMS];
+  if (need.some((id) => !fns.get(id))) return null;
+  const fn = (id: number, args: FFIFunction["args"], returns: FFIFunction["returns"]) =>
+    CFunction({ ptr: fns.get(id)! as unknown as Pointer, args, returns }) as unknown as (...a: (number | null)[]) => number;
+  const init = ["ptr", "ptr", "u64", "ptr", "u64", "ptr"] as const;
+  return {
+    provctx: provctx ?? 0,
+    newctx: fn(FUNC_NEWCTX, ["ptr"], "ptr") as ProviderCipher["newctx"],
+    freectx: fn(FUNC_FREECTX, ["ptr"], "void") as ProviderCipher["freectx"],
+    encryptInit: fn(FUNC_ENCRYPT_INIT, [...init], "i32"),
+    decryptInit: fn(FUNC_DECRYPT_INIT, [...init], "i32"),
+    update: fn(FUNC_UPDATE, ["ptr", "ptr", "ptr", "u64", "ptr", "u64"], "i32"),
+    final: fn(FUNC_FINAL, ["ptr", "ptr", "ptr", "u64"], "i32"),
+    getCtxParams: fn(FUNC_GET_CTX_PARAMS, ["ptr", "ptr"], "i32"),
+  };
 }

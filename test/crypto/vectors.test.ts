@@ -9,7 +9,7 @@ import type { CryptoBackendExt } from "../../src/crypto/types.ts";
 
 const lib = loadLibcrypto();
 export const BACKENDS: [string, () => CryptoBackendExt][] = [["typescript", createTypeScriptBackend]];
-if (lib) BACKENDS.push(["libcrypto", () => createLibcryptoBackend(lib)]);
+if (lib) BACKENDS.push(["libcrypto", () => createLibcryptoBackend(lib)], ["libcrypto-evp", () => createLibcryptoBackend(lib, "evp")]);
 
 describe.each(BACKENDS)("%s backend", (_name, make) => {
   const backend = make();
