@@ -28,9 +28,7 @@
 // processes together (/proc/PID/stat utime+stime) and their peak RSS.
 // Without flags both parts run. Needs root for --e2e (and for nothing else).
 
-import { rmSync, mkdtempSync, writeFileSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { selectBackend } from "../src/crypto/select.ts";
 import { Coalescer, createPacketBatch, splitSuperPacket, checksumNoFold, foldChecksum, VNET_HDR_LEN, type PacketBatch } from "../src/offload/index.ts";
 import { addressOf, MmsgBatch } from "../src/sys/msgvec.ts";
@@ -44,7 +42,8 @@ import type { SourceAddr } from "../src/wireguard/cookie.ts";
 import type { Tunn } from "../src/wireguard/peer.ts";
 import { superPacket } from "../test/offload/packets.ts";
 import { finishHandshake, makePair, startHandshake } from "../test/wireguard/helpers.ts";
-import { cpuSeconds, iperf3, Netns, removeStale, run } from "../test/support/netns.ts";
+import { cpuSeconds, iperf3 } from "../test/support/netns.ts";
+import { startDaemonPair } from "../test/support/daemon-pair.ts";
 
 const args = process.argv.slice(2);
 const doMicro = !args.includes("--e2e");
@@ -388,61 +387,17 @@ function vmHwmMB(pid: number): number {
 }
 
 async function e2e(seconds: number): Promise<E2e> {
-  const PREFIX = "tstg";
-  removeStale(PREFIX);
-  const nsA = Netns.create(PREFIX, "a");
-  const nsB = Netns.create(PREFIX, "b");
-  const ifA = `tsa${process.pid % 10000}`;
-  const ifB = `tsb${process.pid % 10000}`;
-  const dir = mkdtempSync(join(tmpdir(), "tstg-"));
-  const procs: ReturnType<typeof Bun.spawn>[] = [];
+  const pair = await startDaemonPair({ prefix: "tstg", subnet: 7, port: 51901 });
   try {
-    nsA.vethTo(nsB, "veth0", "198.19.7.1/24", "veth1", "198.19.7.2/24");
-    const keys: Record<string, { file: string; pub: string }> = {};
-    for (const k of ["a", "b"]) {
-      const priv = run(["wg", "genkey"]).trim();
-      const file = join(dir, `${k}.key`);
-      writeFileSync(file, priv + "\n", { mode: 0o600 });
-      keys[k] = { file, pub: run(["wg", "pubkey"], { input: priv + "\n" }).trim() };
-    }
-    const runDevice = new URL("../test/device/run-device.ts", import.meta.url).pathname;
-    const start = async (ns: Netns, ifname: string) => {
-      const p = Bun.spawn(["ip", "netns", "exec", ns.name, process.execPath, runDevice, ifname], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-      procs.push(p);
-      const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
-      const { value } = await reader.read();
-      const line = new TextDecoder().decode(value);
-      if (!line.includes('"ready":true')) throw new Error(`run-device: ${line}`);
-      reader.releaseLock();
-      return p;
-    };
-    const [pA, pB] = await Promise.all([start(nsA, ifA), start(nsB, ifB)]);
-    run(["wg", "set", ifA, "listen-port", "51901", "private-key", keys.a!.file, "peer", keys.b!.pub, "allowed-ips", "198.18.7.2/32", "endpoint", "198.19.7.2:51902"]);
-    run(["wg", "set", ifB, "listen-port", "51902", "private-key", keys.b!.file, "peer", keys.a!.pub, "allowed-ips", "198.18.7.1/32", "endpoint", "198.19.7.1:51901"]);
-    for (const [ns, ifn, n] of [[nsA, ifA, 1], [nsB, ifB, 2]] as const) {
-      ns.ip("addr", "add", `198.18.7.${n}/24`, "dev", ifn);
-      ns.ip("link", "set", ifn, "mtu", "1420", "up");
-    }
-    for (let i = 0; i < 20; i++) {
-      if (nsA.exec(["ping", "-c", "1", "-W", "1", "198.18.7.2"], { allowFail: true }).includes(" 0% packet loss")) break;
-    }
-    const c0A = cpuSeconds(pA.pid);
-    const c0B = cpuSeconds(pB.pid);
-    const r = await iperf3(nsA, nsB, "198.18.7.2", { seconds, port: 5299 });
-    const cA = cpuSeconds(pA.pid) - c0A;
-    const cB = cpuSeconds(pB.pid) - c0B;
-    const rss = Math.max(vmHwmMB(pA.pid), vmHwmMB(pB.pid));
+    const c0A = cpuSeconds(pair.pidA);
+    const c0B = cpuSeconds(pair.pidB);
+    const r = await iperf3(pair.nsA, pair.nsB, pair.innerB, { seconds, port: 5299 });
+    const cA = cpuSeconds(pair.pidA) - c0A;
+    const cB = cpuSeconds(pair.pidB) - c0B;
+    const rss = Math.max(vmHwmMB(pair.pidA), vmHwmMB(pair.pidB));
     return { gbps: r.bitsPerSecond / 1e9, retransmits: r.retransmits, cpuA: cA, cpuB: cB, cpuSecPerGB: (cA + cB) / (r.bytes / 1e9), rssMB: rss };
   } finally {
-    for (const p of procs) {
-      p.kill("SIGTERM");
-      await Promise.race([p.exited, Bun.sleep(3000)]);
-      p.kill("SIGKILL");
-    }
-    nsA.delete();
-    nsB.delete();
-    rmSync(dir, { recursive: true, force: true });
-    for (const i of [ifA, ifB]) rmSync(`/var/run/wireguard/${i}.sock`, { force: true });
+    await pair.stop();
   }
 }
 

@@ -91,7 +91,20 @@ export class Netns {
     return Object.assign({}, ...Object.values(parsed));
   }
 
+  /**
+   * delete kills whatever still runs inside the namespace, then removes it.
+   * A process left behind (say an iperf3 client whose caller gave up) would
+   * otherwise spin at full CPU once its network is gone and skew every later
+   * measurement on the machine.
+   */
   delete(): void {
+    for (const pid of run(["ip", "netns", "pids", this.name], { allowFail: true }).split("\n").filter(Boolean)) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
     run(["ip", "netns", "delete", this.name], { allowFail: true });
     live.delete(this.name);
   }
