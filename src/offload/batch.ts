@@ -1,13 +1,16 @@
 // PacketBatch: the packet vector shared by split (TUN read side) and
 // coalesce (TUN write side). One backing Uint8Array holds every slot, so a
 // batch can be handed to sendmmsg/writev as (buf, offs, lens) with no
-// per-packet objects.
+// per-packet objects. The buffer lives in WebAssembly memory where the
+// runtime allows, so that checksums over it take the SIMD kernel.
 //
 // Slot contract: packet i lives at buf[offs[i], offs[i]+lens[i]). The caller
 // guarantees headroom bytes before offs[i] (>= VNET_HDR_LEN for coalescing;
 // the data plane uses 16 so the WireGuard transport header fits in place)
 // and stride writable bytes from offs[i]. Offload code writes only inside
 // [offs[i]-VNET_HDR_LEN, offs[i]+stride) of the slots it is handed.
+
+import { allocateChecksummedBytes } from "./checksum.ts";
 
 /** PacketBatch is a vector of packet slots in one buffer; see the file header for the slot contract. */
 export interface PacketBatch {
@@ -35,7 +38,7 @@ const SLOT_ALIGN = 16;
  */
 export function createPacketBatch(capacity: number, stride: number, headroom = 16): PacketBatch {
   const pitch = Math.ceil((headroom + stride) / SLOT_ALIGN) * SLOT_ALIGN;
-  const buf = new Uint8Array(pitch * capacity);
+  const buf = allocateChecksummedBytes(pitch * capacity);
   const offs = new Int32Array(capacity);
   for (let i = 0; i < capacity; i++) offs[i] = i * pitch + headroom;
   return { buf, capacity, headroom, stride, offs, lens: new Int32Array(capacity), count: 0 };

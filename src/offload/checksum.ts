@@ -4,8 +4,18 @@
 // accumulate in a Number (exact below 2^53, i.e. far beyond 64 KiB), fold
 // to 16 bits and byte-swap once into network order. Unaligned starts fall
 // back to a 16-bit prefix (2-aligned) or an RFC 1071 byte rotation (odd).
+// Buffers allocated by allocateChecksummedBytes (every PacketBatch) live in
+// WebAssembly memory and take a SIMD kernel instead (checksum-wasm.ts),
+// about 3x faster on 1420 bytes (~41 ns against ~125 ns, call included);
+// the JS code stays for every other buffer.
 
-/** Below this length a plain byte loop beats the view lookup. */
+import { createWasmChecksumMemory, WASM_SUM_MAX_LEN, type WasmSum } from "./checksum-wasm.ts";
+
+/**
+ * Below this length a plain byte loop beats the view lookup; it is also
+ * where the wasm kernel starts to win, call included (about 11 ns each at
+ * 32 bytes), so the kernel takes every range from here up.
+ */
 const SMALL_LEN = 32;
 
 // A few cached word views, keyed by ArrayBuffer: the data plane touches a
@@ -15,6 +25,11 @@ const VIEW_CACHE_SIZE = 4;
 const cachedBuffers: (ArrayBufferLike | null)[] = [null, null, null, null];
 const cachedU32: Uint32Array[] = [];
 const cachedU16: Uint16Array[] = [];
+// The wasm kernel bound to each cached buffer, or null for plain memory:
+// read when a view is first seen, so the weak map is not consulted per call.
+const cachedWasmSum: (WasmSum | null)[] = [null, null, null, null];
+const wasmSums = new WeakMap<ArrayBufferLike, WasmSum>();
+
 let nextEvict = 0;
 let lastHit = 0;
 
@@ -31,8 +46,23 @@ function viewIndex(buffer: ArrayBufferLike, endByte: number): number {
   cachedBuffers[i] = buffer;
   cachedU32[i] = new Uint32Array(buffer, 0, Math.floor(buffer.byteLength / 4));
   cachedU16[i] = new Uint16Array(buffer, 0, Math.floor(buffer.byteLength / 2));
+  cachedWasmSum[i] = wasmSums.get(buffer) ?? null;
   lastHit = i;
   return i;
+}
+
+// The view summed last, with what the wasm path needs from it. The data
+// plane sums a whole batch in one slab (always the same Uint8Array) before it
+// turns to the other, so one identity check usually decides; the .buffer and
+// .byteOffset getters it saves cost about as much as the wasm call itself.
+let lastView: Uint8Array | null = null;
+let lastViewByteOffset = 0;
+let lastViewWasmSum: WasmSum | null = null;
+
+function rememberView(buf: Uint8Array): void {
+  lastView = buf;
+  lastViewByteOffset = buf.byteOffset;
+  lastViewWasmSum = cachedWasmSum[viewIndex(buf.buffer, 0)] as WasmSum | null;
 }
 
 /** Sum of big-endian 16-bit words, plain loop; for short ranges. */
@@ -42,6 +72,14 @@ function sumBytesBE(buf: Uint8Array, off: number, len: number): number {
   for (let i = off; i < end; i += 2) s += (buf[i]! << 8) | buf[i + 1]!;
   if (len & 1) s += buf[off + len - 1]! << 8;
   return s;
+}
+
+/** Folded little-endian sum of [abs, abs+len) by the wasm kernel, in pieces it cannot overflow. */
+function sumInWasm(sum: WasmSum, abs: number, len: number): number {
+  if (len <= WASM_SUM_MAX_LEN) return sum(abs, len);
+  let s = 0;
+  for (; len > WASM_SUM_MAX_LEN; abs += WASM_SUM_MAX_LEN, len -= WASM_SUM_MAX_LEN) s += sum(abs, WASM_SUM_MAX_LEN);
+  return fold16(s + sum(abs, len));
 }
 
 /** Folds a non-negative integer sum below 2^53 to 16 bits with end-around carry. */
@@ -68,7 +106,10 @@ function swap16(x: number): number {
 export function checksumNoFold(buf: Uint8Array, off: number, len: number, initial: number): number {
   if (len <= 0) return initial;
   if (len < SMALL_LEN) return initial + sumBytesBE(buf, off, len);
-  let abs = buf.byteOffset + off;
+  if (buf !== lastView) rememberView(buf);
+  let abs = lastViewByteOffset + off;
+  // The kernel frames words from its start pointer, so odd starts need no rotation.
+  if (lastViewWasmSum !== null) return initial + swap16(sumInWasm(lastViewWasmSum, abs, len));
   if (abs & 1) {
     // Odd start: the first byte is a high byte; the rest, summed in its own
     // framing, is the byte-swapped contribution (RFC 1071 section 2(B)).
@@ -125,4 +166,23 @@ export function pseudoHeaderChecksumNoFold(
   l4Len: number,
 ): number {
   return checksumNoFold(buf, addrOff, addrLen * 2, proto + l4Len);
+}
+
+/**
+ * allocateChecksummedBytes returns byteLength zeroed bytes on which
+ * checksumNoFold takes the wasm SIMD kernel: the view covers the start of a
+ * fixed-size WebAssembly.Memory. Where WebAssembly is unavailable it returns
+ * a plain Uint8Array, which the JS code sums. The memory is freed with its
+ * last view, like any ArrayBuffer.
+ */
+export function allocateChecksummedBytes(byteLength: number): Uint8Array {
+  const wasm = createWasmChecksumMemory(byteLength);
+  if (wasm === null) return new Uint8Array(byteLength);
+  wasmSums.set(wasm.bytes.buffer, wasm.sum);
+  return wasm.bytes;
+}
+
+/** hasWasmChecksum tells whether checksumNoFold sums buf with the wasm kernel (for tests and benchmarks). */
+export function hasWasmChecksum(buf: Uint8Array): boolean {
+  return wasmSums.has(buf.buffer);
 }

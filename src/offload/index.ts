@@ -18,7 +18,13 @@ export {
   encodeVnetHeader,
   writeZeroVnetHeader,
 } from "./vnet-header.ts";
-export { checksum, checksumNoFold, foldChecksum, pseudoHeaderChecksumNoFold } from "./checksum.ts";
+export {
+  allocateChecksummedBytes,
+  checksum,
+  checksumNoFold,
+  foldChecksum,
+  pseudoHeaderChecksumNoFold,
+} from "./checksum.ts";
 export { type PacketBatch, createPacketBatch, copyBytes } from "./batch.ts";
 export { type SplitError, type SplitOptions, DEFAULT_SPLIT_OPTIONS, splitSuperPacket } from "./split.ts";
 export {
