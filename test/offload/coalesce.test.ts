@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createPacketBatch } from "../../src/offload/batch.ts";
+import { createPacketBatch, type PacketBatch } from "../../src/offload/batch.ts";
 import { Coalescer } from "../../src/offload/coalesce.ts";
 import { refPseudoSum } from "./checksum-reference.ts";
 import { isSound, loadBatch, runGro, written, type Written } from "./gro-harness.ts";
@@ -660,6 +660,7 @@ describe("coalesce with homes (zero-copy receive)", () => {
     const SL = 32;
     let merged = 0;
     let fromLanding = 0;
+    const slotBatches = new Map<number, PacketBatch>();
     for (let round = 0; round < 1500; round++) {
       const count = rng.int(1, SL);
       const pkts: Uint8Array[] = [];
@@ -686,7 +687,11 @@ describe("coalesce with homes (zero-copy receive)", () => {
       const want = written(c1, ref);
 
       // Slots first, then a landing zone with the packets back to back, 16 bytes apart.
-      const slots = createPacketBatch(SL + 16, stride, 16);
+      // One zeroed batch per stride, reused: a fresh 3 MB WebAssembly memory per
+      // round would make this test about allocation, not coalescing.
+      let slots = slotBatches.get(stride);
+      if (slots === undefined) slotBatches.set(stride, (slots = createPacketBatch(SL + 16, stride, 16)));
+      slots.buf.fill(0);
       const landing = slots.offs[SL]!;
       const homes = slots.offs.slice(0, SL);
       const lz = { ...slots, capacity: SL, offs: new Int32Array(SL), lens: new Int32Array(SL), count };
