@@ -721,5 +721,8 @@ describe("coalesce with homes (zero-copy receive)", () => {
     }
     expect(merged).toBeGreaterThan(200);
     expect(fromLanding).toBeGreaterThan(200);
-  });
+    // 1500 rounds, each loading a fresh WebAssembly-backed reference batch
+    // (fresh pages from the kernel, unlike a recycled plain buffer): ~2 s
+    // alone, more when the full suite has left a large heap behind.
+  }, 30_000);
 });
