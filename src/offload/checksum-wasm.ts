@@ -43,13 +43,41 @@
 //     ;; s < 2^35: three end-around-carry folds bring it to at most 0xffff.
 //     (local.set $s (i64.add (i64.and (local.get $s) (i64.const 0xffff)) (i64.shr_u (local.get $s) (i64.const 16))))
 //     (local.set $s (i64.add (i64.and (local.get $s) (i64.const 0xffff)) (i64.shr_u (local.get $s) (i64.const 16))))
-//     (i32.wrap_i64 (i64.add (i64.and (local.get $s) (i64.const 0xffff)) (i64.shr_u (local.get $s) (i64.const 16))))))
+//     (i32.wrap_i64 (i64.add (i64.and (local.get $s) (i64.const 0xffff)) (i64.shr_u (local.get $s) (i64.const 16)))))
+//   ;; copy_sum: copy [p, p+n) to [d, d+n) (ranges must not overlap) and
+//   ;; return the same folded sum of the bytes, in one pass: the split and
+//   ;; coalesce paths copy every payload and checksum it anyway, and reading
+//   ;; it once saves the separate memmove. Same loops as sum, each loaded
+//   ;; vector (or u16, or byte) is also stored at the destination.
+//   (func (export "copy_sum") (param $d i32) (param $p i32) (param $n i32) (result i32)
+//     (local $end i32) (local $tail i32) (local $w i32) (local $acc v128) (local $v v128) (local $s i64)
+//     (local.set $end (i32.add (local.get $p) (local.get $n)))
+//     (block $break (loop $by64
+//       (br_if $break (i32.lt_u (i32.sub (local.get $end) (local.get $p)) (i32.const 64)))
+//       ;; for k in 0, 16, 32, 48:
+//       (v128.store offset=k align=1 (local.get $d) (local.tee $v (v128.load offset=k align=1 (local.get $p))))
+//       (local.set $acc (i32x4.add (local.get $acc) (i32x4.extadd_pairwise_i16x8_u (local.get $v))))
+//       (local.set $p (i32.add (local.get $p) (i32.const 64)))
+//       (local.set $d (i32.add (local.get $d) (i32.const 64)))
+//       (br $by64)))
+//     (block $break (loop $by16 ... the same with one vector ...))
+//     (block $break (loop $by2
+//       (br_if $break (i32.lt_u (i32.sub (local.get $end) (local.get $p)) (i32.const 2)))
+//       (i32.store16 align=1 (local.get $d) (local.tee $w (i32.load16_u align=1 (local.get $p))))
+//       (local.set $tail (i32.add (local.get $tail) (local.get $w)))
+//       ... advance $p and $d by 2 ...))
+//     (if (i32.lt_u (local.get $p) (local.get $end)) (then
+//       (i32.store8 (local.get $d) (local.tee $w (i32.load8_u (local.get $p))))
+//       (local.set $tail (i32.add (local.get $tail) (local.get $w)))))
+//     ... widen, add and fold exactly as in sum ...))
 
 /** WASM_SUM_MAX_LEN is the longest range one call of the kernel may sum (its u32 lanes must not overflow). */
 export const WASM_SUM_MAX_LEN = 512 * 1024;
 
 /** WasmSum is the kernel: the folded one's-complement sum of [ptr, ptr+len) as little-endian u16 words. */
 export type WasmSum = (ptr: number, len: number) => number;
+/** WasmCopySum copies [src, src+len) to [dst, dst+len) (no overlap) and returns WasmSum of the bytes. */
+export type WasmCopySum = (dst: number, src: number, len: number) => number;
 
 // Opcodes, named so that the body below reads like the WAT above.
 const LOCAL_GET = 0x20;
@@ -62,6 +90,8 @@ const I32_SUB = 0x6b;
 const I32_LT_U = 0x49;
 const I32_LOAD8_U = 0x2d;
 const I32_LOAD16_U = 0x2f;
+const I32_STORE8 = 0x3a;
+const I32_STORE16 = 0x3b;
 const I32_WRAP_I64 = 0xa7;
 const I64_EXTEND_I32_U = 0xad;
 const I64_ADD = 0x7c;
@@ -76,6 +106,7 @@ const BR_IF = 0x0d;
 const END = 0x0b;
 // SIMD instructions are 0xfd followed by a LEB128 sub-opcode.
 const V128_LOAD = [0xfd, 0x00];
+const V128_STORE = [0xfd, 0x0b];
 const I64X2_EXTRACT_LANE = [0xfd, 0x1d];
 const I32X4_EXTADD_PAIRWISE_I16X8_U = [0xfd, 0x7f];
 const I32X4_ADD = [0xfd, 0xae, 0x01]; // 174
@@ -137,6 +168,61 @@ const body = [
   END,
 ];
 
+// copy_sum's locals: $d, $p, $n, then $end, $tail, $w, $acc, $v, $s.
+const CD = 0;
+const CP = 1;
+const CN = 2;
+const C_END = 3;
+const C_TAIL = 4;
+const C_W = 5;
+const C_ACC = 6;
+const C_V = 7;
+const C_S = 8;
+
+const copyVector = (offset: number) => [
+  LOCAL_GET, CD, LOCAL_GET, CP, ...V128_LOAD, ...at(offset), LOCAL_TEE, C_V, ...V128_STORE, ...at(offset),
+  LOCAL_GET, C_ACC, LOCAL_GET, C_V, ...I32X4_EXTADD_PAIRWISE_I16X8_U, ...I32X4_ADD, LOCAL_SET, C_ACC,
+];
+const copyBreakIfFewerThan = (bytes: number[]) => [LOCAL_GET, C_END, LOCAL_GET, CP, I32_SUB, I32_CONST, ...bytes, I32_LT_U, BR_IF, 1];
+const copyAdvance = (bytes: number[]) => [
+  LOCAL_GET, CP, I32_CONST, ...bytes, I32_ADD, LOCAL_SET, CP,
+  LOCAL_GET, CD, I32_CONST, ...bytes, I32_ADD, LOCAL_SET, CD,
+];
+const copyFoldS = [LOCAL_GET, C_S, I64_CONST, ...C_FFFF, I64_AND, LOCAL_GET, C_S, I64_CONST, ...C16, I64_SHR_U, I64_ADD];
+
+const copySumBody = [
+  // locals: 3 x i32 ($end, $tail, $w), 2 x v128 ($acc, $v), 1 x i64 ($s)
+  0x03, 0x03, 0x7f, 0x02, 0x7b, 0x01, 0x7e,
+  LOCAL_GET, CP, LOCAL_GET, CN, I32_ADD, LOCAL_SET, C_END,
+  BLOCK, VOID, LOOP, VOID,
+  ...copyBreakIfFewerThan(C64),
+  ...copyVector(0), ...copyVector(16), ...copyVector(32), ...copyVector(48),
+  ...copyAdvance(C64),
+  BR, 0, END, END,
+  BLOCK, VOID, LOOP, VOID,
+  ...copyBreakIfFewerThan(C16),
+  ...copyVector(0),
+  ...copyAdvance(C16),
+  BR, 0, END, END,
+  BLOCK, VOID, LOOP, VOID,
+  ...copyBreakIfFewerThan(C2),
+  LOCAL_GET, CD, LOCAL_GET, CP, I32_LOAD16_U, ...at(0), LOCAL_TEE, C_W, I32_STORE16, ...at(0),
+  LOCAL_GET, C_TAIL, LOCAL_GET, C_W, I32_ADD, LOCAL_SET, C_TAIL,
+  ...copyAdvance(C2),
+  BR, 0, END, END,
+  LOCAL_GET, CP, LOCAL_GET, C_END, I32_LT_U, IF, VOID,
+  LOCAL_GET, CD, LOCAL_GET, CP, I32_LOAD8_U, ...at(0), LOCAL_TEE, C_W, I32_STORE8, ...at(0),
+  LOCAL_GET, C_TAIL, LOCAL_GET, C_W, I32_ADD, LOCAL_SET, C_TAIL,
+  END,
+  LOCAL_GET, C_ACC, ...I64X2_EXTEND_LOW_I32X4_U, LOCAL_GET, C_ACC, ...I64X2_EXTEND_HIGH_I32X4_U, ...I64X2_ADD,
+  LOCAL_TEE, C_ACC, ...I64X2_EXTRACT_LANE, 0, LOCAL_GET, C_ACC, ...I64X2_EXTRACT_LANE, 1, I64_ADD,
+  LOCAL_GET, C_TAIL, I64_EXTEND_I32_U, I64_ADD, LOCAL_SET, C_S,
+  ...copyFoldS, LOCAL_SET, C_S,
+  ...copyFoldS, LOCAL_SET, C_S,
+  ...copyFoldS, I32_WRAP_I64,
+  END,
+];
+
 /** withSize prefixes bytes with their length as unsigned LEB128, as sections and bodies require. */
 function withSize(bytes: number[]): number[] {
   const out: number[] = [];
@@ -154,11 +240,12 @@ const ascii = (s: string) => withSize([...s].map((c) => c.charCodeAt(0)));
 /** CHECKSUM_WASM is the binary encoding of the module in the header comment. */
 export const CHECKSUM_WASM = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-  0x01, ...withSize([0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f]), // types: (i32, i32) -> i32
+  // types: 0 = (i32, i32) -> i32, 1 = (i32, i32, i32) -> i32
+  0x01, ...withSize([0x02, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7f]),
   0x02, ...withSize([0x01, ...ascii("env"), ...ascii("memory"), 0x02, 0x00, 0x00]), // import memory, min 0
-  0x03, ...withSize([0x01, 0x00]), // function 0 has type 0
-  0x07, ...withSize([0x01, ...ascii("sum"), 0x00, 0x00]), // export "sum" = function 0
-  0x0a, ...withSize([0x01, ...withSize(body)]), // code
+  0x03, ...withSize([0x02, 0x00, 0x01]), // function 0 has type 0, function 1 type 1
+  0x07, ...withSize([0x02, ...ascii("sum"), 0x00, 0x00, ...ascii("copy_sum"), 0x00, 0x01]), // exports
+  0x0a, ...withSize([0x02, ...withSize(body), ...withSize(copySumBody)]), // code
 ]);
 
 // undefined: not tried yet; null: WebAssembly or SIMD is unavailable here.
@@ -179,6 +266,7 @@ function checksumModule(): WebAssembly.Module | null {
 export interface WasmChecksumMemory {
   readonly bytes: Uint8Array;
   readonly sum: WasmSum;
+  readonly copySum: WasmCopySum;
 }
 
 const WASM_PAGE = 65536;
@@ -200,7 +288,8 @@ export function createWasmChecksumMemory(byteLength: number): WasmChecksumMemory
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     const instance = new WebAssembly.Instance(mod, { env: { memory } });
     const sum = instance.exports.sum as WasmSum;
-    return { bytes: new Uint8Array(memory.buffer, 0, byteLength), sum };
+    const copySum = instance.exports.copy_sum as WasmCopySum;
+    return { bytes: new Uint8Array(memory.buffer, 0, byteLength), sum, copySum };
   } catch {
     return null;
   }

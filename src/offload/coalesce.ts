@@ -20,7 +20,7 @@
 // 32-bit hashes, verified by comparing the key bytes in the head packet.
 
 import type { PacketBatch } from "./batch.ts";
-import { checksum, checksumNoFold, foldChecksum, pseudoHeaderChecksumNoFold } from "./checksum.ts";
+import { checksum, checksumNoFold, copyAndChecksumNoFold, foldChecksum, pseudoHeaderChecksumNoFold } from "./checksum.ts";
 import {
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -379,15 +379,15 @@ export class Coalescer {
       return MERGE_NO_ROOM;
     }
     if (!this.verifyItem(it, head, headLen, iphLen, IPPROTO_TCP, isV6)) return MERGE_ITEM_INVALID;
-    if (!this.l4ChecksumValid(off, len, iphLen, IPPROTO_TCP, isV6)) return MERGE_PKT_INVALID;
     const flagsAt = head + iphLen + TCP_FLAGS_OFFSET;
     if (mode === CAN_APPEND) {
-      buf.copyWithin(head + headLen, off + hdrsLen, off + len);
+      if (!this.appendVerified(head + headLen, off, len, iphLen, hdrsLen, IPPROTO_TCP, isV6)) return MERGE_PKT_INVALID;
       if (isPsh) {
         buf[flagsAt] = buf[flagsAt]! | TCP_FLAG_PSH;
         this.itemFlags[it] = this.itemFlags[it]! | ITEM_PSH;
       }
     } else {
+      if (!this.l4ChecksumValid(off, len, iphLen, IPPROTO_TCP, isV6)) return MERGE_PKT_INVALID;
       // Shift the head's payload to make room, then the new packet (headers
       // included, so its seq and IPv4 ID lead) becomes the head.
       buf.copyWithin(head + len, head + hdrsLen, head + headLen);
@@ -454,8 +454,7 @@ export class Coalescer {
       return MERGE_NO_ROOM;
     }
     if (!this.verifyItem(it, head, headLen, iphLen, IPPROTO_UDP, isV6)) return MERGE_ITEM_INVALID;
-    if (!this.l4ChecksumValid(off, len, iphLen, IPPROTO_UDP, isV6)) return MERGE_PKT_INVALID;
-    this.buf.copyWithin(head + headLen, off + iphLen + UDP_HEADER_LEN, off + len);
+    if (!this.appendVerified(head + headLen, off, len, iphLen, iphLen + UDP_HEADER_LEN, IPPROTO_UDP, isV6)) return MERGE_PKT_INVALID;
     this.lens[slot] = newLen;
     this.itemMerged[it] = this.itemMerged[it]! + 1;
     return MERGE_OK;
@@ -468,6 +467,22 @@ export class Coalescer {
     if (!this.l4ChecksumValid(head, headLen, iphLen, proto, isV6)) return false;
     this.itemFlags[it] = f | ITEM_CSUM_OK;
     return true;
+  }
+
+  /**
+   * appendVerified copies the payload of the packet at off (after hdrsLen
+   * bytes of headers) to `to`, the end of a head, summing it on the way, and
+   * tells whether the packet's L4 checksum verifies. A packet that fails
+   * leaves only bytes past the head's length behind, which nothing reads:
+   * the head's length grows only on success.
+   */
+  private appendVerified(to: number, off: number, len: number, iphLen: number, hdrsLen: number, proto: number, isV6: boolean): boolean {
+    const addrOff = isV6 ? IPV6_SRC_ADDR_OFFSET : IPV4_SRC_ADDR_OFFSET;
+    const buf = this.buf;
+    let sum = pseudoHeaderChecksumNoFold(buf, off + addrOff, isV6 ? 16 : 4, proto, len - iphLen);
+    sum = checksumNoFold(buf, off + iphLen, hdrsLen - iphLen, sum);
+    // Header lengths are even, so the payload's sum is in the segment's framing.
+    return foldChecksum(copyAndChecksumNoFold(buf, to, off + hdrsLen, len - hdrsLen, sum)) === 0xffff;
   }
 
   private l4ChecksumValid(off: number, len: number, iphLen: number, proto: number, isV6: boolean): boolean {

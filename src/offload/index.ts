@@ -22,10 +22,12 @@ export {
   allocateChecksummedBytes,
   checksum,
   checksumNoFold,
+  copyAndChecksumNoFold,
   foldChecksum,
   pseudoHeaderChecksumNoFold,
 } from "./checksum.ts";
-export { type PacketBatch, createPacketBatch, copyBytes } from "./batch.ts";
+export { type PacketBatch, createPacketBatch } from "./batch.ts";
+export { copyBytes } from "./copy-bytes.ts";
 export { type SplitError, type SplitOptions, DEFAULT_SPLIT_OPTIONS, splitSuperPacket } from "./split.ts";
 export {
   type CoalesceCounters,

@@ -4,8 +4,9 @@
 // handleVirtioRead. The source is never modified; every segment is built in
 // its output slot and its IP and L4 checksums are computed there.
 
-import { copyBytes, type PacketBatch } from "./batch.ts";
-import { checksumNoFold, foldChecksum } from "./checksum.ts";
+import type { PacketBatch } from "./batch.ts";
+import { copyBytes } from "./copy-bytes.ts";
+import { checksumNoFold, copyAndChecksumNoFold, foldChecksum } from "./checksum.ts";
 import {
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -214,7 +215,15 @@ export function splitSuperPacket(
     const segLen = hdrLen + segPayload;
     const d = out.offs[i]!;
     copyBytes(b, d, src, pkt, hdrLen);
-    copyBytes(b, d + hdrLen, src, pkt + dataAt, segPayload);
+    // The payload is copied and summed in one pass when it stays in one buffer
+    // (the data plane reads into its TX slab); its sum is in its own framing.
+    let payloadSum: number;
+    if (src === b) {
+      payloadSum = copyAndChecksumNoFold(b, d + hdrLen, pkt + dataAt, segPayload, 0);
+    } else {
+      copyBytes(b, d + hdrLen, src, pkt + dataAt, segPayload);
+      payloadSum = checksumNoFold(b, d + hdrLen, segPayload, 0);
+    }
 
     if (isV6) {
       writeU16(b, d + IPV6_PAYLOAD_LEN_OFFSET, segLen - IPV6_HEADER_LEN);
@@ -227,8 +236,8 @@ export function splitSuperPacket(
     }
 
     const l4Len = segLen - iphLen;
-    // Pseudo-header length + this segment's payload, summed in its own framing.
-    let sum = l4Fixed + l4Len + checksumNoFold(b, d + hdrLen, segPayload, 0);
+    // Pseudo-header length + this segment's payload.
+    let sum = l4Fixed + l4Len + payloadSum;
     if (isTcp) {
       const seq = (firstSeq + i * gsoSize) >>> 0;
       writeU32(b, d + iphLen + TCP_SEQ_OFFSET, seq);

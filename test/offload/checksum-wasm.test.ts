@@ -3,6 +3,7 @@ import { createPacketBatch } from "../../src/offload/batch.ts";
 import {
   allocateChecksummedBytes,
   checksumNoFold,
+  copyAndChecksumNoFold,
   foldChecksum,
   hasWasmChecksum,
 } from "../../src/offload/checksum.ts";
@@ -13,6 +14,14 @@ import { Prng } from "./prng.ts";
 /** Folds like checksum-reference.ts: end-around carry, 0 only for a zero sum. */
 function refFold(s: number): number {
   while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 65536);
+  return s;
+}
+
+/** Independent byte-by-byte sum of big-endian 16-bit words (odd tail padded), unfolded. */
+function refSumNoComplement(b: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i + 1 < b.length; i += 2) s += (b[i]! << 8) | b[i + 1]!;
+  if (b.length & 1) s += b[b.length - 1]! << 8;
   return s;
 }
 
@@ -150,5 +159,38 @@ describe("wasm checksum kernel", () => {
     expect(bytes.length).toBe(5000);
     new Prng(8).fill(bytes);
     expect(foldChecksum(checksumNoFold(bytes, 3, 4000, 0))).toBe(refSum(bytes, 3, 4000));
+  });
+
+  test("copyAndChecksumNoFold copies exactly and sums like copy-then-checksum, wasm and plain, every length 0..3000", () => {
+    const rng = new Prng(0xc0b1);
+    for (const backing of ["wasm", "plain"] as const) {
+      const buf = backing === "wasm" ? allocateChecksummedBytes(16384) : new Uint8Array(16384);
+      expect(hasWasmChecksum(buf)).toBe(backing === "wasm");
+      for (let len = 0; len <= 3000; len++) {
+        const src = rng.int(0, 4000);
+        const dst = 8000 + rng.int(0, 4000);
+        rng.fill(buf.subarray(src, src + len));
+        const expected = buf.slice(src, src + len);
+        const seed = rng.int(0, 0xffff);
+        const got = copyAndChecksumNoFold(buf, dst, src, len, seed);
+        expect(foldChecksum(got)).toBe(refFold(seed + refSumNoComplement(expected)));
+        if (!Buffer.from(buf.subarray(dst, dst + len)).equals(Buffer.from(expected))) {
+          throw new Error(`${backing}: copy of ${len} bytes from ${src} to ${dst} differs`);
+        }
+      }
+    }
+  });
+
+  test("copyAndChecksumNoFold with overlapping ranges moves like copyWithin and sums the moved bytes", () => {
+    const rng = new Prng(0x0e1a);
+    const buf = allocateChecksummedBytes(8192);
+    for (const [src, dst, len] of [[100, 150, 1400], [150, 100, 1400], [0, 1, 4000], [1, 0, 4000], [64, 64, 500]] as const) {
+      rng.fill(buf);
+      const model = buf.slice();
+      model.copyWithin(dst, src, src + len);
+      const got = copyAndChecksumNoFold(buf, dst, src, len, 0);
+      expect(Buffer.from(buf).equals(Buffer.from(model))).toBe(true);
+      expect(foldChecksum(got)).toBe(refFold(refSumNoComplement(model.subarray(dst, dst + len))));
+    }
   });
 });
