@@ -6,11 +6,33 @@
 // created (garbage included, counted before any collection), "retained" what
 // survives a full GC. The last line is the noise of heapStats itself
 // (~175 Object, ~200 Structure): anything that scales with the packet count
-// is a per-packet allocation.
+// is a per-packet allocation. The sticky-source stage is the one with real
+// sockets (loopback): UdpSender with a pktinfo cmsg on every message, then
+// recvmmsg and the per-message UDP_GRO / IP_PKTINFO parsing the data plane does.
 import { fullGC, heapStats } from "bun:jsc";
 import { selectBackend } from "../src/crypto/select.ts";
 import { Coalescer, createPacketBatch, splitSuperPacket, VNET_HDR_LEN, type PacketBatch } from "../src/offload/index.ts";
 import type { SourceAddr } from "../src/wireguard/cookie.ts";
+import { COUNTERS } from "../src/device/shared-stats.ts";
+import { UdpSender } from "../src/device/udp-sender.ts";
+import { MSG_DONTWAIT } from "../src/sys/constants.ts";
+import { ifNametoindex, WOULD_BLOCK } from "../src/sys/libc.ts";
+import { writeSockaddrIn } from "../src/sys/layout.ts";
+import { addressOf, MmsgBatch } from "../src/sys/msgvec.ts";
+import {
+  clearLocalSource,
+  copyLocalSource,
+  enablePktinfo,
+  enableUdpGro,
+  groSegmentSize,
+  newLocalSource,
+  openUdp,
+  RECV_CONTROL_SIZE,
+  recvBatch,
+  recvPktinfo,
+  sameLocalSource,
+  supportsUdpSegment,
+} from "../src/sys/udp.ts";
 import { superPacket } from "../test/offload/packets.ts";
 import { finishHandshake, makePair, startHandshake } from "../test/wireguard/helpers.ts";
 
@@ -128,4 +150,44 @@ measure("RX data + ACK back on the same peer (timer re-arm)", 2000, () => {
   const r = pair.peerA.encapsulate(now, txSlab.buf, off - 16, ack.length);
   if (r.kind !== "network") throw new Error(`encapsulate: ${r.kind}`);
 });
+// Sticky sources over loopback: a reply batch of SEGS datagrams from a
+// recorded source (UdpSender: GSO plus IP_PKTINFO cmsg), received with
+// recvmmsg, each message's pktinfo parsed and compared with (and copied into)
+// the peer's source as dataplane.ts roam() does.
+const LOOPBACK = new Uint8Array([127, 0, 0, 1]);
+const rxSock = openUdp({ family: 4, address: LOOPBACK, nonBlocking: true });
+enablePktinfo(rxSock.fd, 4);
+enableUdpGro(rxSock.fd);
+const txSock = openUdp({ family: 4, address: LOOPBACK });
+const sender = new UdpSender(txSock.fd, 4, supportsUdpSegment(txSock.fd), new Float64Array(COUNTERS.length));
+const destName = new Uint8Array(32);
+void destName.buffer;
+writeSockaddrIn(new DataView(destName.buffer), 0, LOOPBACK, rxSock.port);
+const destAddr = addressOf(destName);
+const sendSlab = new Uint8Array(SEGS * 1500);
+const sendAddr = addressOf(sendSlab);
+const stickySrc = newLocalSource();
+stickySrc.family = 4;
+stickySrc.ifindex = ifNametoindex("lo");
+stickySrc.addr.set([127, 0, 0, 2]);
+const recvMb = new MmsgBatch({ count: 8, bufSize: 65535, controlSize: RECV_CONTROL_SIZE });
+const rxSrc = newLocalSource();
+const peerSrc = newLocalSource();
+let received = 0;
+measure("sticky: UdpSender with IP_PKTINFO + recvmmsg + pktinfo parse/roam", 2000, () => {
+  for (let i = 0; i < SEGS; i++) sender.add(sendAddr + i * 1500, 1400, destAddr, 16, stickySrc);
+  sender.flush();
+  clearLocalSource(peerSrc);
+  for (;;) {
+    const n = recvBatch(rxSock.fd, recvMb, recvMb.count, MSG_DONTWAIT);
+    if (n === WOULD_BLOCK || n <= 0) break;
+    for (let i = 0; i < n; i++) {
+      const gso = groSegmentSize(recvMb, i);
+      received += gso > 0 ? Math.ceil(recvMb.msgLen(i) / gso) : 1;
+      recvPktinfo(recvMb, i, rxSrc);
+      if (!sameLocalSource(peerSrc, rxSrc)) copyLocalSource(peerSrc, rxSrc);
+    }
+  }
+});
+if (received === 0 || peerSrc.family !== 4) throw new Error("sticky stage: nothing received over loopback");
 measure("empty (heapStats' own noise)", 2000, () => {});

@@ -66,11 +66,15 @@ export function renderStatus(s: DeviceStatus, now: number): string {
   ];
   const drops = Object.entries(s.drops).filter(([, n]) => n > 0);
   lines.push(`  drops: ${drops.length === 0 ? "none" : drops.map(([k, n]) => `${dropLabel(k)} ${n}`).join(", ")}`);
+  if (s.counters.stickySourceResets > 0) {
+    lines.push(`  sticky sources reset: ${s.counters.stickySourceResets} (the kernel refused a local address we answered a peer from; routing picked again)`);
+  }
   for (const p of s.peers) {
     lines.push(
       "",
       `peer: ${p.publicKey}`,
       `  endpoint: ${p.endpoint ?? "(none)"}`,
+      ...(p.localSource === null ? [] : [`  local address: ${p.localSource.address} (ifindex ${p.localSource.ifindex})`]),
       `  allowed ips: ${p.allowedIps.join(", ") || "(none)"}`,
       `  latest handshake: ${ago(p.latestHandshakeMs, now)}`,
       `  transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`,

@@ -30,6 +30,16 @@
 //   - Handshake messages are copied to a bounded queue (HANDSHAKE_QUEUE) and
 //     processed after the data; a deep queue is the "under load" signal that
 //     makes the protocol demand cookies.
+//   - Sticky sources (dossier 4.8; wireguard-go conn/sticky_linux.go, the
+//     kernel's endpoint src4/src6): each received message's IP_PKTINFO /
+//     IPV6_PKTINFO cmsg is parsed into rxSrc, and every authenticated packet
+//     that roams a peer also records that local address and interface in
+//     the peer's `src`. Everything sent to the peer (data, handshakes,
+//     keepalives, cookie replies to the packet's source) carries it as a
+//     pktinfo cmsg, so a multi-homed host answers from the address the peer
+//     dialled. An endpoint set by configuration, a handshake retry
+//     (retransmit/new-handshake timers) or a send the kernel refuses
+//     (udp-sender.ts) clears it: routing decides until the next packet.
 // No per-packet allocation on the data path: slabs, batches, iovecs and
 // result objects are preallocated; Map lookups by Tunn identity only.
 // Speed (issue 6; measure with `bun bench/stages.ts`, which drives this same
@@ -99,7 +109,17 @@ import { close, epollCreate1, epollCtl, epollWait, errno, rawLibc, WOULD_BLOCK }
 import { LAYOUT, readEpollEvents, readEpollToken, writeEpollEvent, writeSockaddrIn, writeSockaddrIn6 } from "../sys/layout.ts";
 import { addressOf, MmsgBatch } from "../sys/msgvec.ts";
 import { setNonBlocking } from "../sys/tun.ts";
-import { groSegmentSize, recvBatch } from "../sys/udp.ts";
+import {
+  clearLocalSource,
+  copyLocalSource,
+  groSegmentSize,
+  newLocalSource,
+  RECV_CONTROL_SIZE,
+  recvBatch,
+  recvPktinfo,
+  sameLocalSource,
+  type LocalSource,
+} from "../sys/udp.ts";
 import { MAX_STAGED_PACKETS } from "../wireguard/constants.ts";
 import type { SourceAddr } from "../wireguard/cookie.ts";
 import { DeviceState } from "../wireguard/device-state.ts";
@@ -145,6 +165,10 @@ interface PeerCtx {
   epLen: number;
   epPort: number;
   readonly epIp: Uint8Array;
+  /** Sticky local source replies to this peer leave from (family 0: routing decides). */
+  readonly src: LocalSource;
+  /** Whether a non-empty src is what the stats slot shows (the sender may clear src behind our back). */
+  srcPublished: boolean;
   touched: number;
   txBase: number;
   rxBase: number;
@@ -228,6 +252,14 @@ export class DataPlane {
   private readonly hqLen = new Int32Array(HANDSHAKE_QUEUE);
   private readonly hqName = new Uint8Array(HANDSHAKE_QUEUE * 32);
   private readonly hqNameAddr: number;
+  /** Local source of each queued handshake message (family 0/4/6, ifindex, 16 address bytes). */
+  private readonly hqSrcFamily = new Uint8Array(HANDSHAKE_QUEUE);
+  private readonly hqSrcIfindex = new Int32Array(HANDSHAKE_QUEUE);
+  private readonly hqSrcAddr = new Uint8Array(HANDSHAKE_QUEUE * 16);
+  /** The local end of the received message being processed (from its pktinfo cmsg). */
+  private readonly rxSrc: LocalSource = newLocalSource();
+  /** The local end of the handshake message being processed. */
+  private readonly hsSrc: LocalSource = newLocalSource();
   private hqHead = 0;
   private hqCount = 0;
   private readonly src4: SourceAddr = { ip: new Uint8Array(4), port: 0 };
@@ -419,7 +451,7 @@ export class DataPlane {
     // The batch's own payload slab goes unused: every iovec points into the
     // landing zone of the RX slab, so decrypted packets can be copied into RX
     // slots within one buffer. prepareRecv only restores iov_len (= bufSize).
-    const mb = new MmsgBatch({ count: land.count, bufSize, controlSize: 64 });
+    const mb = new MmsgBatch({ count: land.count, bufSize, controlSize: RECV_CONTROL_SIZE });
     for (let i = 0; i < land.count; i++) mb.setPayloadRaw(i, this.rxAddr + this.landingOff + i * land.size, bufSize);
     return { sock, mb, namesAddr: addressOf(mb.names), sender: new UdpSender(sock.fd, sock.family, sock.gso, this.c) };
   }
@@ -473,6 +505,8 @@ export class DataPlane {
             epLen: 0,
             epPort: 0,
             epIp: new Uint8Array(16),
+            src: newLocalSource(),
+            srcPublished: false,
             touched: 0,
             txBase: 0,
             rxBase: 0,
@@ -521,13 +555,25 @@ export class DataPlane {
     ctx.epIp.set(addr);
     ctx.epPort = port;
     this.stats.writeEndpoint(ctx.slot, ctx.epFamily, ctx.epIp, port);
+    // A configured endpoint: routing picks our address until the peer's next packet.
+    this.clearSource(ctx);
   }
 
-  /** roam points ctx at the sockaddr at names[off] when it differs (dossier 4.8). */
-  private roam(ctx: PeerCtx, names: Uint8Array, off: number): void {
+  /**
+   * roam points ctx at the sockaddr at names[off] when it differs, and
+   * records src (the local end the packet arrived on) as the peer's sticky
+   * source when that differs (dossier 4.8). A packet of the other family
+   * brings its own source, so a family change never keeps a stale one.
+   */
+  private roam(ctx: PeerCtx, names: Uint8Array, off: number, src: LocalSource): void {
     const fam = names[off]! | (names[off + 1]! << 8);
     const family = fam === 2 ? 4 : fam === 10 ? 6 : 0;
     if (family === 0) return;
+    if (!sameLocalSource(ctx.src, src)) {
+      if (src.family === family) copyLocalSource(ctx.src, src);
+      else clearLocalSource(ctx.src);
+      this.publishSource(ctx);
+    }
     const port = (names[off + 2]! << 8) | names[off + 3]!;
     const ipOff = family === 4 ? off + 4 : off + 8;
     const ipLen = family === 4 ? 4 : 16;
@@ -644,7 +690,7 @@ export class DataPlane {
         let bytes = 0;
         for (let k = i; k < j; k++) {
           const n = this.sealedLens[k]!;
-          sender.add(this.txAddr + offs[k]! - 16, n, ctx.epAddr, ctx.epLen);
+          sender.add(this.txAddr + offs[k]! - 16, n, ctx.epAddr, ctx.epLen, ctx.src);
           bytes += n;
         }
         this.c[C.txPackets]! += j - i;
@@ -696,7 +742,7 @@ export class DataPlane {
     this.touch(ctx);
     if (r.kind === "network") {
       if (r.buf === buf) {
-        sock.sender.add(this.txAddr + r.off, r.len, ctx.epAddr, ctx.epLen);
+        sock.sender.add(this.txAddr + r.off, r.len, ctx.epAddr, ctx.epLen, ctx.src);
         this.c[C.txPackets]!++;
         this.c[C.txBytes]! += r.len;
       } else {
@@ -720,6 +766,10 @@ export class DataPlane {
     if (rs.sender.lastErrno !== 0) {
       this.log(`IPv${rs.sock.family} send failed with ${errnoName(rs.sender.lastErrno)}`);
       rs.sender.lastErrno = 0;
+    }
+    if (rs.sender.lastSourceErrno !== 0) {
+      this.log(`IPv${rs.sock.family} send from a peer's sticky source address refused with ${errnoName(rs.sender.lastSourceErrno)} (address gone?): resent from the address routing picks`);
+      rs.sender.lastSourceErrno = 0;
     }
     if (rs.sender.gso !== rs.sock.gso) {
       // The kernel answered EIO to a GSO send: off for this family from now on (dossier 3.4).
@@ -765,7 +815,7 @@ export class DataPlane {
       this.c[C.txPackets]!++;
       this.c[C.txBytes]! += r.len;
     }
-    sock.sender.add(addressOf(r.buf, r.off), r.len, ctx.epAddr, ctx.epLen);
+    sock.sender.add(addressOf(r.buf, r.off), r.len, ctx.epAddr, ctx.epLen, ctx.src);
     this.flushSender(sock);
   }
 
@@ -799,6 +849,8 @@ export class DataPlane {
         const base = this.landingOff + i * land.size;
         const nameOff = mb.nameOffset(i);
         const gso = rs.sock.gro ? groSegmentSize(mb, i) : 0;
+        // Every datagram of a GRO message shares the local address it came to.
+        recvPktinfo(mb, i, this.rxSrc);
         if (gso > 0 && len > gso) {
           this.c[C.groMessages]!++;
           for (let p = 0; p < len; p += gso) {
@@ -833,7 +885,7 @@ export class DataPlane {
       case "tunnel": {
         const ctx = this.peers.get(r.peer);
         if (ctx !== undefined) {
-          this.roam(ctx, names, nameOff);
+          this.roam(ctx, names, nameOff, this.rxSrc);
           this.touch(ctx);
         }
         if (this.rxCount === SLOTS) this.flushRx();
@@ -858,7 +910,7 @@ export class DataPlane {
         if (r.peer !== null) {
           const ctx = this.peers.get(r.peer);
           if (ctx !== undefined) {
-            this.roam(ctx, names, nameOff);
+            this.roam(ctx, names, nameOff, this.rxSrc);
             this.touch(ctx);
           }
         }
@@ -866,7 +918,7 @@ export class DataPlane {
       }
       case "network":
         // Not produced for data messages today; answer the source if it ever is.
-        rs.sender.add(addressOf(r.buf, r.off), r.len, rs.namesAddr + nameOff, this.nameLenAt(names, nameOff));
+        rs.sender.add(addressOf(r.buf, r.off), r.len, rs.namesAddr + nameOff, this.nameLenAt(names, nameOff), this.rxSrc);
         rs.sender.flush();
         return;
       case "error":
@@ -931,6 +983,10 @@ export class DataPlane {
     this.hqLen[slot] = len;
     const nl = this.nameLenAt(names, nameOff);
     for (let i = 0; i < nl; i++) this.hqName[slot * 32 + i] = names[nameOff + i]!;
+    const src = this.rxSrc;
+    this.hqSrcFamily[slot] = src.family;
+    this.hqSrcIfindex[slot] = src.ifindex;
+    for (let i = 0; i < 16; i++) this.hqSrcAddr[slot * 16 + i] = src.addr[i]!;
   }
 
   private processHandshakes(now: number): void {
@@ -951,19 +1007,26 @@ export class DataPlane {
       src.port = (this.hqName[nOff + 2]! << 8) | this.hqName[nOff + 3]!;
       const ipOff = nOff + (family === 4 ? 4 : 8);
       for (let i = 0; i < src.ip.length; i++) src.ip[i] = this.hqName[ipOff + i]!;
+      const hs = this.hsSrc;
+      const fam = this.hqSrcFamily[slot]!;
+      hs.family = fam === 4 ? 4 : fam === 6 ? 6 : 0;
+      hs.ifindex = this.hqSrcIfindex[slot]!;
+      for (let i = 0; i < 16; i++) hs.addr[i] = this.hqSrcAddr[slot * 16 + i]!;
       const r = device.decapsulate(now, src, this.hqData, slot * HANDSHAKE_MAX_LEN, this.hqLen[slot]!, underLoad);
       if (r.kind === "error") {
         this.countError(r.code);
         continue;
       }
       const ctx = r.peer === null ? undefined : this.peers.get(r.peer);
-      if (ctx !== undefined) this.roam(ctx, this.hqName, nOff);
+      if (ctx !== undefined) this.roam(ctx, this.hqName, nOff, hs);
       if (r.kind === "network") {
         const sock = family === 4 ? this.v4 : this.v6;
         if (sock !== null) {
           if (r.isHandshake) this.c[C.handshakesSent]!++;
           else if (r.peer === null) this.c[C.cookieRepliesSent]!++;
-          sock.sender.add(addressOf(r.buf, r.off), r.len, this.hqNameAddr + nOff, family === 4 ? 16 : 28);
+          // A response answers from the address the initiation came to (now
+          // the peer's sticky source); a cookie reply, from this message's.
+          sock.sender.add(addressOf(r.buf, r.off), r.len, this.hqNameAddr + nOff, family === 4 ? 16 : 28, ctx !== undefined ? ctx.src : hs);
           sock.sender.flush();
         }
       }
@@ -989,6 +1052,11 @@ export class DataPlane {
     let deadline = now + 1000;
     for (const ctx of this.peers.values()) {
       const rs = ctx.tunn.tick(now);
+      if (ctx.tunn.endpointSourceStale) {
+        // A handshake retry: perhaps our sticky source is why it went unanswered.
+        ctx.tunn.endpointSourceStale = false;
+        this.clearSource(ctx);
+      }
       for (const r of rs) this.sendResult(r, ctx);
       this.checkHandshake(ctx);
       deadline = Math.min(deadline, ctx.tunn.nextDeadline());
@@ -1010,6 +1078,20 @@ export class DataPlane {
 
   private publishPeer(ctx: PeerCtx): void {
     this.stats.writePeer(ctx.slot, ctx.txBase + ctx.tunn.txBytes, ctx.rxBase + ctx.tunn.rxBytes, ctx.tunn.lastHandshakeWallMs);
+    // The sender clears a source the kernel refused without telling us.
+    if (ctx.srcPublished && ctx.src.family === 0) this.publishSource(ctx);
+  }
+
+  private publishSource(ctx: PeerCtx): void {
+    this.stats.writeSource(ctx.slot, ctx.src.family, ctx.src.addr, ctx.src.ifindex);
+    ctx.srcPublished = ctx.src.family !== 0;
+  }
+
+  /** clearSource forgets ctx's sticky source: routing picks our address until the peer's next packet. */
+  private clearSource(ctx: PeerCtx): void {
+    if (ctx.src.family === 0 && !ctx.srcPublished) return;
+    clearLocalSource(ctx.src);
+    this.publishSource(ctx);
   }
 
   private countError(code: WireGuardErrorCode): void {

@@ -66,6 +66,13 @@ export interface PeerStatus {
   rxBytes: number;
   persistentKeepaliveInterval: number;
   allowedIps: string[];
+  /**
+   * The sticky local source: the address (and interface index) of ours the
+   * peer's last authenticated packet arrived on, which everything we send it
+   * leaves from; null when routing picks (no packet yet, endpoint just
+   * configured, or the address went away).
+   */
+  localSource: { address: string; ifindex: number } | null;
 }
 
 export interface DeviceStatus {
@@ -487,8 +494,16 @@ export class Device implements UapiDevice {
         rxBytes: Number(p.rxBytes),
         persistentKeepaliveInterval: p.persistentKeepaliveInterval,
         allowedIps: p.allowedIps.map((a) => `${formatAddr(a.addr)}/${a.cidr}`),
+        localSource: this.localSource(p.publicKey),
       })),
     };
+  }
+
+  /** localSource reads the peer's sticky source as the worker published it. */
+  private localSource(publicKey: Uint8Array): PeerStatus["localSource"] {
+    const peer = this.peers.get(formatKeyHex(publicKey));
+    const src = peer === undefined ? null : this.stats.readSource(peer.slot);
+    return src === null ? null : { address: formatAddr(src.addr), ifindex: src.ifindex };
   }
 
   /** counter reads one counter (cheap; for tests and `tunnel status`). */

@@ -1,11 +1,12 @@
 // The SharedArrayBuffer the data-plane worker writes and the main thread
 // reads without messaging: device-wide counters (Float64, one writer, so
 // plain stores are enough; a reader may see a counter one batch stale) and
-// one 64-byte slot per peer (tx/rx bytes, last handshake, learned endpoint).
-// The endpoint is several words, so it is published under a seqlock: the
-// writer makes `seq` odd, writes, makes it even; a reader retries while seq
-// is odd or changed under it. Endpoints change rarely (roaming), so the
-// writer only touches the slot when the value differs.
+// one 80-byte slot per peer (tx/rx bytes, last handshake, learned endpoint
+// and the sticky local source replies leave from). Endpoint and source are
+// several words, so they are published under a seqlock: the writer makes
+// `seq` odd, writes, makes it even; a reader retries while seq is odd or
+// changed under it. Both change rarely (roaming), so the writer only touches
+// the slot when a value differs.
 
 /** COUNTERS names every device-wide counter, in slot order. */
 export const COUNTERS = [
@@ -23,6 +24,8 @@ export const COUNTERS = [
   "gsoDatagrams",
   "gsoDisabledEio",
   "sendErrors",
+  // sticky sources dropped because the kernel refused them (address gone)
+  "stickySourceResets",
   // UDP receive
   "recvCalls",
   "recvMessages",
@@ -68,16 +71,28 @@ export const C = Object.fromEntries(COUNTERS.map((n, i) => [n, i])) as Record<Co
 /** MAX_PEER_SLOTS bounds peers per device (wireguard-go allows 2^16). */
 export const MAX_PEER_SLOTS = 1 << 16;
 const COUNTER_BYTES = 64 * 8;
-const SLOT_BYTES = 64;
+const SLOT_BYTES = 80;
+const SLOT_F64 = SLOT_BYTES / 8;
+const SLOT_I32 = SLOT_BYTES / 4;
 // Slot layout (bytes): f64 tx @0, f64 rx @8, f64 lastHandshakeWallMs @16,
-// i32 seq @24, i32 family @28 (0/4/6), i32 port @32, addr[16] @40.
+// i32 seq @24, i32 family @28 (0/4/6), i32 port @32, i32 source family @36
+// (0/4/6), endpoint addr[16] @40, source addr[16] @56, i32 source ifindex @72.
 const F_TX = 0;
 const F_RX = 1;
 const F_HS = 2;
 const I_SEQ = 6;
 const I_FAMILY = 7;
 const I_PORT = 8;
+const I_SRC_FAMILY = 9;
+const I_SRC_IFINDEX = 18;
 const B_ADDR = 40;
+const B_SRC_ADDR = 56;
+
+/** PublishedSource is a peer's sticky local source as the main thread reads it. */
+export interface PublishedSource {
+  addr: Uint8Array;
+  ifindex: number;
+}
 
 /** SharedStats is a view over the shared buffer; create one per thread. */
 export class SharedStats {
@@ -107,19 +122,21 @@ export class SharedStats {
   // --- writer side (data-plane worker) ---
 
   resetSlot(slot: number): void {
-    const b = slot * 8;
+    const b = slot * SLOT_F64;
     this.f64[b + F_TX] = 0;
     this.f64[b + F_RX] = 0;
     this.f64[b + F_HS] = 0;
-    const i = slot * 16;
+    const i = slot * SLOT_I32;
     Atomics.add(this.i32, i + I_SEQ, 1);
     this.i32[i + I_FAMILY] = 0;
     this.i32[i + I_PORT] = 0;
+    this.i32[i + I_SRC_FAMILY] = 0;
+    this.i32[i + I_SRC_IFINDEX] = 0;
     Atomics.add(this.i32, i + I_SEQ, 1);
   }
 
   writePeer(slot: number, txBytes: number, rxBytes: number, lastHandshakeWallMs: number): void {
-    const b = slot * 8;
+    const b = slot * SLOT_F64;
     this.f64[b + F_TX] = txBytes;
     this.f64[b + F_RX] = rxBytes;
     this.f64[b + F_HS] = lastHandshakeWallMs;
@@ -127,7 +144,7 @@ export class SharedStats {
 
   /** writeEndpoint publishes the endpoint; addr is 4 or 16 bytes (family 0 clears it). */
   writeEndpoint(slot: number, family: 0 | 4 | 6, addr: Uint8Array, port: number): void {
-    const i = slot * 16;
+    const i = slot * SLOT_I32;
     Atomics.add(this.i32, i + I_SEQ, 1);
     this.i32[i + I_FAMILY] = family;
     this.i32[i + I_PORT] = port;
@@ -136,21 +153,33 @@ export class SharedStats {
     Atomics.add(this.i32, i + I_SEQ, 1);
   }
 
+  /** writeSource publishes the peer's sticky local source; addr is 4 or 16 bytes (family 0 clears it). */
+  writeSource(slot: number, family: 0 | 4 | 6, addr: Uint8Array, ifindex: number): void {
+    const i = slot * SLOT_I32;
+    Atomics.add(this.i32, i + I_SEQ, 1);
+    this.i32[i + I_SRC_FAMILY] = family;
+    this.i32[i + I_SRC_IFINDEX] = ifindex;
+    const a = slot * SLOT_BYTES + B_SRC_ADDR;
+    const n = family === 4 ? 4 : 16;
+    for (let k = 0; k < 16; k++) this.u8[a + k] = k < n ? addr[k]! : 0;
+    Atomics.add(this.i32, i + I_SEQ, 1);
+  }
+
   // --- reader side (main thread) ---
 
   readPeer(slot: number): { txBytes: number; rxBytes: number; lastHandshakeWallMs: number } {
-    const b = slot * 8;
+    const b = slot * SLOT_F64;
     return { txBytes: this.f64[b + F_TX]!, rxBytes: this.f64[b + F_RX]!, lastHandshakeWallMs: this.f64[b + F_HS]! };
   }
 
   /** endpointVersion changes every time the worker writes the slot's endpoint. */
   endpointVersion(slot: number): number {
-    return Atomics.load(this.i32, slot * 16 + I_SEQ);
+    return Atomics.load(this.i32, slot * SLOT_I32 + I_SEQ);
   }
 
   /** readEndpoint returns the published endpoint (null when none) and the version it was read at. */
   readEndpoint(slot: number): { endpoint: { addr: Uint8Array; port: number } | null; version: number } {
-    const i = slot * 16;
+    const i = slot * SLOT_I32;
     for (;;) {
       const s1 = Atomics.load(this.i32, i + I_SEQ);
       if (s1 & 1) continue;
@@ -160,6 +189,21 @@ export class SharedStats {
       const addr = this.u8.slice(a, a + (family === 4 ? 4 : 16));
       if (Atomics.load(this.i32, i + I_SEQ) !== s1) continue;
       return { endpoint: family === 0 ? null : { addr, port }, version: s1 };
+    }
+  }
+
+  /** readSource returns the peer's published sticky local source, or null when routing picks it. */
+  readSource(slot: number): PublishedSource | null {
+    const i = slot * SLOT_I32;
+    for (;;) {
+      const s1 = Atomics.load(this.i32, i + I_SEQ);
+      if (s1 & 1) continue;
+      const family = this.i32[i + I_SRC_FAMILY]!;
+      const ifindex = this.i32[i + I_SRC_IFINDEX]!;
+      const a = slot * SLOT_BYTES + B_SRC_ADDR;
+      const addr = this.u8.slice(a, a + (family === 4 ? 4 : 16));
+      if (Atomics.load(this.i32, i + I_SEQ) !== s1) continue;
+      return family === 0 ? null : { addr, ifindex };
     }
   }
 }

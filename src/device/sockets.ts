@@ -3,18 +3,22 @@
 // UDP GSO/GRO detected per socket and the kill switches honoured:
 //   TUNNEL_DISABLE_UDP_GSO         never attach UDP_SEGMENT (TX)
 //   TUNNEL_DISABLE_UDP_GRO_SOCKET  never enable UDP_GRO on the sockets (RX)
+//   TUNNEL_DISABLE_STICKY_SOURCE   never ask for IP_PKTINFO / IPV6_RECVPKTINFO,
+//                                  so replies leave from whatever address
+//                                  routing picks (no sticky sources)
 // (TUNNEL_DISABLE_UDP_GRO is the TUN-side UDP coalescing switch, tun-device.ts.)
 // Opened on the main thread so apply() can report a bind failure
 // synchronously; the data-plane worker uses the fds (process-wide numbers).
 import { SOL_SOCKET, SO_MARK } from "../sys/constants.ts";
 import { EADDRINUSE, EAFNOSUPPORT, SyscallError } from "../sys/errno.ts";
 import { close, setsockoptInt } from "../sys/libc.ts";
-import { enableUdpGro, openUdp, supportsUdpSegment } from "../sys/udp.ts";
+import { enablePktinfo, enableUdpGro, openUdp, supportsUdpSegment } from "../sys/udp.ts";
 import { isSet } from "./tun-device.ts";
 
 export const SOCKET_KILL_SWITCHES = {
   udpGso: "TUNNEL_DISABLE_UDP_GSO",
   udpGroSocket: "TUNNEL_DISABLE_UDP_GRO_SOCKET",
+  stickySource: "TUNNEL_DISABLE_STICKY_SOURCE",
 } as const;
 
 export interface OuterSocket {
@@ -41,6 +45,17 @@ function configure(fd: number, family: 4 | 6, env: Record<string, string | undef
   else if (!gso) notes.push(`IPv${family} UDP GSO off: the kernel does not support UDP_SEGMENT`);
   if (groOff) notes.push(`IPv${family} UDP GRO off: ${SOCKET_KILL_SWITCHES.udpGroSocket} is set`);
   else if (!gro) notes.push(`IPv${family} UDP GRO off: UDP_GRO could not be enabled (needs Linux 5.12+)`);
+  // Sticky sources (dossier 4.8): every datagram arrives with the local
+  // address it was sent to, and the data plane answers each peer from there.
+  if (isSet(env, SOCKET_KILL_SWITCHES.stickySource)) {
+    notes.push(`IPv${family} sticky source addresses off: ${SOCKET_KILL_SWITCHES.stickySource} is set`);
+  } else {
+    try {
+      enablePktinfo(fd, family);
+    } catch (e) {
+      notes.push(`IPv${family} sticky source addresses off: ${(e as Error).message}`);
+    }
+  }
   return { fd, family, gso, gro };
 }
 

@@ -239,15 +239,16 @@ export function writeCmsgInt(view: DataView, off: number, level: number, type: n
 /**
  * findCmsg walks the control data [off, off+len) as the kernel filled it and
  * returns the offset of the data of the first cmsg with the given level and
- * type, or -1. Malformed lengths end the walk.
+ * type that carries at least minData data bytes, or -1. Malformed lengths end
+ * the walk.
  */
-export function findCmsg(view: DataView, off: number, len: number, level: number, type: number): number {
+export function findCmsg(view: DataView, off: number, len: number, level: number, type: number, minData = 0): number {
   let p = off;
   const end = off + len;
   while (p + 16 <= end) {
     const clen = readU64(view, p);
     if (clen < 16 || p + clen > end) return -1;
-    if (view.getInt32(p + 8, true) === level && view.getInt32(p + 12, true) === type) return p + 16;
+    if (view.getInt32(p + 8, true) === level && view.getInt32(p + 12, true) === type && clen - 16 >= minData) return p + 16;
     p += CMSG_ALIGN(clen);
   }
   return -1;

@@ -6,8 +6,12 @@
 import {
   AF_INET,
   AF_INET6,
+  IPPROTO_IP,
   IPPROTO_IPV6,
+  IPV6_PKTINFO,
+  IPV6_RECVPKTINFO,
   IPV6_V6ONLY,
+  IP_PKTINFO,
   MSG_WAITFORONE,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
@@ -23,7 +27,18 @@ import {
 } from "./constants.ts";
 import { EAGAIN, EINTR, EPERM, SyscallError } from "./errno.ts";
 import { bind, close, errno, getsockname, getsockoptInt, rawLibc, recvmmsg, setsockoptInt, socket } from "./libc.ts";
-import { findCmsg, sockaddrPort, writeCmsgU16, writeSockaddr, writeSockaddrIn, writeSockaddrIn6, type SockAddr } from "./layout.ts";
+import {
+  CMSG_SPACE,
+  findCmsg,
+  LAYOUT,
+  sockaddrPort,
+  writeCmsgHeader,
+  writeCmsgU16,
+  writeSockaddr,
+  writeSockaddrIn,
+  writeSockaddrIn6,
+  type SockAddr,
+} from "./layout.ts";
 import { MmsgBatch } from "./msgvec.ts";
 
 /** UDP_SOCKET_BUFFER_BYTES is the SO_RCVBUF/SO_SNDBUF request; 7 MiB as in wireguard-go (f26efb6). */
@@ -31,6 +46,134 @@ export const UDP_SOCKET_BUFFER_BYTES = 7 << 20;
 
 /** UDP_GRO_MAX_SEGMENTS bounds how many datagrams one GRO message may carry (UDP_GRO_CNT_MAX). */
 export const UDP_GRO_MAX_SEGMENTS = 64;
+
+const IN_PKTINFO = LAYOUT.inPktinfo;
+const IN6_PKTINFO = LAYOUT.in6Pktinfo;
+
+/**
+ * RECV_CONTROL_SIZE is the control buffer a received message needs for the
+ * cmsgs the data plane enables: UDP_GRO's int plus the larger of
+ * in_pktinfo / in6_pktinfo (24 + 40 = 64 bytes).
+ */
+export const RECV_CONTROL_SIZE = CMSG_SPACE(4) + CMSG_SPACE(IN6_PKTINFO.size);
+
+/** SEND_CONTROL_SIZE is the control buffer a sent message needs: UDP_SEGMENT's u16 plus a pktinfo (24 + 40 = 64 bytes). */
+export const SEND_CONTROL_SIZE = CMSG_SPACE(2) + CMSG_SPACE(IN6_PKTINFO.size);
+
+/**
+ * LocalSource is our end of a datagram (dossier 4.8, sticky sockets): the
+ * local address a received datagram was addressed to, which replies should
+ * come from, and the interface it arrived on. family 0 means none (let
+ * routing choose); addr holds 4 bytes (IPv4, in [0, 4)) or 16. Callers keep
+ * long-lived instances and overwrite them: nothing here allocates.
+ */
+export interface LocalSource {
+  family: 0 | 4 | 6;
+  ifindex: number;
+  readonly addr: Uint8Array;
+}
+
+/** newLocalSource returns an empty LocalSource (family 0) with a 16-byte address buffer. */
+export function newLocalSource(): LocalSource {
+  return { family: 0, ifindex: 0, addr: new Uint8Array(16) };
+}
+
+/** clearLocalSource empties s (family 0, zero address and ifindex). */
+export function clearLocalSource(s: LocalSource): void {
+  s.family = 0;
+  s.ifindex = 0;
+  s.addr.fill(0);
+}
+
+/** copyLocalSource makes dst equal to src. */
+export function copyLocalSource(dst: LocalSource, src: LocalSource): void {
+  dst.family = src.family;
+  dst.ifindex = src.ifindex;
+  dst.addr.set(src.addr);
+}
+
+/** sameLocalSource reports whether a and b name the same family, interface and address. */
+export function sameLocalSource(a: LocalSource, b: LocalSource): boolean {
+  if (a.family !== b.family || a.ifindex !== b.ifindex) return false;
+  const n = a.family === 4 ? 4 : 16;
+  for (let i = 0; i < n; i++) if (a.addr[i] !== b.addr[i]) return false;
+  return true;
+}
+
+/**
+ * enablePktinfo asks the kernel to attach the local end of every received
+ * datagram as a cmsg: IP_PKTINFO (struct in_pktinfo) on an IPv4 socket,
+ * IPV6_RECVPKTINFO (struct in6_pktinfo, cmsg type IPV6_PKTINFO) on an IPv6
+ * one. Throws SyscallError on failure.
+ */
+export function enablePktinfo(fd: number, family: 4 | 6): void {
+  if (family === 4) setsockoptInt(fd, IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO");
+  else setsockoptInt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO");
+}
+
+/**
+ * readPktinfo finds the IP_PKTINFO or IPV6_PKTINFO cmsg in the control data
+ * [off, off+len) and stores it in out; without one (or with a truncated one)
+ * out is cleared. Returns whether one was found. For IPv4 the address is
+ * ipi_spec_dst, the local address the kernel routed the datagram to (the one
+ * a reply should come from; wireguard-go keeps the same field), not ipi_addr
+ * (the header's destination, which differs for broadcasts); for IPv6 it is
+ * ipi6_addr. The ifindex is the arrival interface.
+ */
+export function readPktinfo(view: DataView, off: number, len: number, out: LocalSource): boolean {
+  let p = findCmsg(view, off, len, IPPROTO_IP, IP_PKTINFO, IN_PKTINFO.size);
+  if (p >= 0) {
+    out.family = 4;
+    out.ifindex = view.getInt32(p + IN_PKTINFO.ifindex, true);
+    out.addr.fill(0);
+    for (let i = 0; i < 4; i++) out.addr[i] = view.getUint8(p + IN_PKTINFO.specDst + i);
+    return true;
+  }
+  p = findCmsg(view, off, len, IPPROTO_IPV6, IPV6_PKTINFO, IN6_PKTINFO.size);
+  if (p >= 0) {
+    out.family = 6;
+    out.ifindex = view.getUint32(p + IN6_PKTINFO.ifindex, true);
+    for (let i = 0; i < 16; i++) out.addr[i] = view.getUint8(p + IN6_PKTINFO.addr + i);
+    return true;
+  }
+  clearLocalSource(out);
+  return false;
+}
+
+/**
+ * writePktinfoCmsg stores the cmsg that makes a send leave from src at off and
+ * returns the bytes it used: CMSG_SPACE(12) = 32 for IPv4 (IP_PKTINFO with
+ * ipi_spec_dst = src.addr, ipi_ifindex = src.ifindex, ipi_addr 0: the kernel
+ * ignores it on send), CMSG_SPACE(20) = 40 for IPv6 (IPV6_PKTINFO), 0 for an
+ * empty source. The caller must only attach a source of the socket's family.
+ *
+ * The IPv4 ifindex follows wireguard-go: its old Linux bind (conn_linux.go
+ * send4: `Ifindex: end.src4().Ifindex`) and today's sticky_linux.go (which
+ * sends the received in_pktinfo back verbatim) both return the arrival
+ * interface's index, not 0. The kernel makes a non-zero ipi_ifindex the
+ * output interface (ipc.oif), so replies leave through the interface the
+ * peer's packet came in on even where the routing table would pick another.
+ * (The kernel module instead routes by source address alone and drops its
+ * cached source when that route uses another interface; we do not.)
+ */
+export function writePktinfoCmsg(view: DataView, off: number, src: LocalSource): number {
+  if (src.family === 4) {
+    const d = writeCmsgHeader(view, off, IPPROTO_IP, IP_PKTINFO, IN_PKTINFO.size);
+    view.setInt32(d + IN_PKTINFO.ifindex, src.ifindex, true);
+    for (let i = 0; i < 4; i++) view.setUint8(d + IN_PKTINFO.specDst + i, src.addr[i]!);
+    view.setUint32(d + IN_PKTINFO.addr, 0, true);
+    view.setUint32(d + IN_PKTINFO.size, 0, true); // CMSG_SPACE padding
+    return CMSG_SPACE(IN_PKTINFO.size);
+  }
+  if (src.family === 6) {
+    const d = writeCmsgHeader(view, off, IPPROTO_IPV6, IPV6_PKTINFO, IN6_PKTINFO.size);
+    for (let i = 0; i < 16; i++) view.setUint8(d + IN6_PKTINFO.addr + i, src.addr[i]!);
+    view.setUint32(d + IN6_PKTINFO.ifindex, src.ifindex >>> 0, true);
+    view.setUint32(d + IN6_PKTINFO.size, 0, true); // CMSG_SPACE padding
+    return CMSG_SPACE(IN6_PKTINFO.size);
+  }
+  return 0;
+}
 
 /** UdpSocketOptions configures openUdp. */
 export interface UdpSocketOptions {
@@ -134,11 +277,14 @@ export function enableUdpGro(fd: number): boolean {
  * (or whatever setPayloadRaw pointed it at) to dest (null for a connected
  * socket). gsoSize > 0 attaches a UDP_SEGMENT cmsg so the kernel splits the
  * payload into gsoSize-byte datagrams (last one shorter); batch needs
- * controlSize >= 24 for that. Only attach it when len > gsoSize.
+ * controlSize >= 24 for that. Only attach it when len > gsoSize. A non-empty
+ * src attaches its pktinfo cmsg too (controlSize >= SEND_CONTROL_SIZE).
  */
-export function prepareSend(batch: MmsgBatch, i: number, len: number, dest: SockAddr | null, gsoSize = 0): void {
+export function prepareSend(batch: MmsgBatch, i: number, len: number, dest: SockAddr | null, gsoSize = 0, src: LocalSource | null = null): void {
   const nameLen = dest === null ? 0 : writeSockaddr(batch.nameView, batch.nameOffset(i), dest);
-  const controlLen = gsoSize > 0 ? writeCmsgU16(batch.controlView, batch.controlOffset(i), SOL_UDP, UDP_SEGMENT, gsoSize) : 0;
+  const off = batch.controlOffset(i);
+  let controlLen = gsoSize > 0 ? writeCmsgU16(batch.controlView, off, SOL_UDP, UDP_SEGMENT, gsoSize) : 0;
+  if (src !== null) controlLen += writePktinfoCmsg(batch.controlView, off + controlLen, src);
   batch.setSend(i, len, nameLen, controlLen);
 }
 
@@ -188,4 +334,13 @@ export function recvBatch(fd: number, batch: MmsgBatch, n: number, flags = MSG_W
 export function groSegmentSize(batch: MmsgBatch, i: number): number {
   const off = findCmsg(batch.controlView, batch.controlOffset(i), batch.controlLen(i), SOL_UDP, UDP_GRO);
   return off < 0 ? 0 : batch.controlView.getInt32(off, true);
+}
+
+/**
+ * recvPktinfo stores the local end of received message i (see readPktinfo)
+ * in out and reports whether the kernel attached one (the socket needs
+ * enablePktinfo). Every datagram of a GRO message shares it.
+ */
+export function recvPktinfo(batch: MmsgBatch, i: number, out: LocalSource): boolean {
+  return readPktinfo(batch.controlView, batch.controlOffset(i), batch.controlLen(i), out);
 }

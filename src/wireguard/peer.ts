@@ -65,6 +65,14 @@ export class Tunn {
   lastHandshakeWallMs = 0;
   rxBytes = 0;
   txBytes = 0;
+  /**
+   * endpointSourceStale is set when a handshake is retried because the last
+   * one went unanswered (retransmit-handshake, new-handshake): the caller
+   * should forget the local source address it sends this peer's packets
+   * from, in case that is why (WG-GO timers.go markEndpointSrcForClearing,
+   * WG-KMOD timers.c wg_socket_clear_peer_endpoint_src), then reset the flag.
+   */
+  endpointSourceStale = false;
 
   private readonly crypto: CryptoBackend;
   private readonly staged: StagedPacket[] = [];
@@ -305,6 +313,7 @@ export class Tunn {
           return;
         }
         this.timers.handshakeAttempts++;
+        this.endpointSourceStale = true;
         return this.push(out, this.sendInitiation(now, true));
       case "send-keepalive":
         this.push(out, this.sendKeepalive(now));
@@ -315,6 +324,7 @@ export class Tunn {
         return;
       case "new-handshake":
         // We sent data and heard nothing for 15 s: the session may be dead.
+        this.endpointSourceStale = true;
         return this.push(out, this.sendInitiation(now, false));
       case "zero-key-material":
         return this.zeroKeyMaterial();

@@ -5,9 +5,10 @@ import { afterAll, expect, test } from "bun:test";
 import { closeSocketPair, openSocketPair } from "../../src/device/sockets.ts";
 import { C, COUNTERS } from "../../src/device/shared-stats.ts";
 import { UdpSender } from "../../src/device/udp-sender.ts";
+import { ifNametoindex } from "../../src/sys/libc.ts";
 import { writeSockaddrIn } from "../../src/sys/layout.ts";
 import { addressOf, MmsgBatch } from "../../src/sys/msgvec.ts";
-import { recvBatch } from "../../src/sys/udp.ts";
+import { newLocalSource, recvBatch, type LocalSource } from "../../src/sys/udp.ts";
 
 const env = { TUNNEL_DISABLE_UDP_GRO_SOCKET: "1" };
 const tx = openSocketPair(0, 0, env);
@@ -47,4 +48,68 @@ test("runs of equal-size datagrams become GSO messages; every datagram arrives i
     for (let i = 0; i < n; i++) got.push([mb.msgLen(i), mb.bufs[i]![0]!, mb.bufs[i]![mb.msgLen(i) - 1]!]);
   }
   expect(got).toEqual(sizes.map((len, i) => [len, i + 1, i + 1]));
+});
+
+/** drain receives until `count` datagrams arrived: [len, first byte, source address] each. */
+async function drain(fd: number, count: number): Promise<[number, number, string][]> {
+  const mb = new MmsgBatch({ count: 16, bufSize: 2048 });
+  const got: [number, number, string][] = [];
+  for (let tries = 0; tries < 50 && got.length < count; tries++) {
+    const n = recvBatch(fd, mb, 16);
+    if (n <= 0) {
+      await Bun.sleep(10);
+      continue;
+    }
+    for (let i = 0; i < n; i++) got.push([mb.msgLen(i), mb.bufs[i]![0]!, mb.names.subarray(mb.nameOffset(i) + 4, mb.nameOffset(i) + 8).join(".")]);
+  }
+  return got;
+}
+
+function source(addr: number[], ifindex: number): LocalSource {
+  const s = newLocalSource();
+  s.family = 4;
+  s.ifindex = ifindex;
+  s.addr.set(addr);
+  return s;
+}
+
+test("datagrams with a sticky source leave from it; a different source starts a new GSO message", async () => {
+  const c = new Float64Array(COUNTERS.length);
+  const sender = new UdpSender(tx.v4!.fd, 4, tx.v4!.gso, c);
+  const name = new Uint8Array(32);
+  void name.buffer;
+  writeSockaddrIn(new DataView(name.buffer), 0, new Uint8Array([127, 0, 0, 1]), rx.port);
+  const slab = new Uint8Array(8 * 2048);
+  const src = source([127, 0, 0, 2], ifNametoindex("lo"));
+  const plan: [number, LocalSource | null][] = [[1200, src], [1200, src], [1200, src], [1200, null], [1200, null]];
+  plan.forEach(([len, s], i) => {
+    slab.fill(i + 1, i * 2048, i * 2048 + len);
+    sender.add(addressOf(slab, i * 2048), len, addressOf(name), 16, s);
+  });
+  expect(sender.flush()).toBe(plan.length);
+  if (tx.v4!.gso) expect(c[C.sendMessages]).toBe(2);
+  expect(await drain(rx.v4!.fd, plan.length)).toEqual(plan.map(([len, s], i) => [len, i + 1, s === null ? "127.0.0.1" : "127.0.0.2"]));
+  expect(c[C.stickySourceResets]).toBe(0);
+  expect(src.family).toBe(4);
+});
+
+test("a source the kernel refuses (its interface is gone: ENODEV) is cleared, counted, and the batch resent without it", async () => {
+  const c = new Float64Array(COUNTERS.length);
+  const sender = new UdpSender(tx.v4!.fd, 4, tx.v4!.gso, c);
+  const name = new Uint8Array(32);
+  void name.buffer;
+  writeSockaddrIn(new DataView(name.buffer), 0, new Uint8Array([127, 0, 0, 1]), rx.port);
+  const slab = new Uint8Array(8 * 2048);
+  const gone = source([127, 0, 0, 2], 0x7ffffff0);
+  const sizes = [1200, 1200, 700, 90];
+  sizes.forEach((len, i) => {
+    slab.fill(i + 1, i * 2048, i * 2048 + len);
+    // The last datagram is queued separately (no GSO merge after a tail): both messages carried the source.
+    sender.add(addressOf(slab, i * 2048), len, addressOf(name), 16, gone);
+  });
+  expect(sender.flush()).toBe(sizes.length);
+  expect(c[C.stickySourceResets]).toBe(1);
+  expect(c[C.sendErrors]).toBe(0);
+  expect(gone.family).toBe(0);
+  expect(await drain(rx.v4!.fd, sizes.length)).toEqual(sizes.map((len, i) => [len, i + 1, "127.0.0.1"]));
 });

@@ -188,12 +188,24 @@ describe("two peers", () => {
   test("handshake retries with jitter and gives up after REKEY_ATTEMPT_TIME", () => {
     const p = makePair();
     startHandshake(p, T0);
+    // The first attempt keeps the sticky source; every retry asks to forget it.
+    expect(p.peerB.endpointSourceStale).toBe(false);
     let now = T0;
     const sent: number[] = [];
+    let retriesMarked = 0;
     for (let i = 0; i < 2000; i++) {
       now += 100;
-      for (const r of p.peerB.tick(now)) if (r.kind === "network") sent.push(now);
+      let retried = false;
+      for (const r of p.peerB.tick(now)) {
+        if (r.kind === "network") {
+          sent.push(now);
+          retried = true;
+        }
+      }
+      if (retried && p.peerB.endpointSourceStale) retriesMarked++;
+      p.peerB.endpointSourceStale = false;
     }
+    expect(retriesMarked).toBe(sent.length); // every retry (the first initiation was sent before the loop)
     // Retries every 5 s + [0, 334) ms until attempts exceed MAX_TIMER_HANDSHAKES
     // (kernel/wireguard-go counting: 19 retries, 20 initiations), then nothing.
     expect(sent.length).toBe(MAX_TIMER_HANDSHAKES + 1);
@@ -222,8 +234,11 @@ describe("two peers", () => {
     const { p } = established();
     sendAtoB(p, T0 + 1);
     expect(p.peerB.tick(T0 + 14_000)).toEqual([]);
+    expect(p.peerB.endpointSourceStale).toBe(false);
     const out = p.peerB.tick(T0 + 15_400);
     expect(out.map((r) => (r.kind === "network" ? r.len : -1))).toEqual([MESSAGE_INITIATION_SIZE]);
+    // As in wireguard-go and the kernel: the unanswered session may be our source address's fault.
+    expect(p.peerB.endpointSourceStale).toBe(true);
   });
 
   test("persistent keepalive fires at its interval", () => {
