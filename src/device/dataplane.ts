@@ -42,63 +42,37 @@
 //     (udp-sender.ts) clears it: routing decides until the next packet.
 // No per-packet allocation on the data path: slabs, batches, iovecs and
 // result objects are preallocated; Map lookups by Tunn identity only.
-// Speed (issue 6; measure with `bun bench/stages.ts`, which drives this same
-// code with synthetic super-packets and prints ns/packet per stage plus the
-// end-to-end iperf3 CPU-s/GB). Done: each run of segments to one peer is
-// sealed with Tunn.encapsulateBatch (one counter range reserved, one
-// AeadKey.sealBatch call). Where the time goes now, per 1420-byte packet on
-// the 2-core VM: AEAD ~1.1 µs each way (libcrypto itself, not the FFI: the
-// batch form saves no crossings without a C shim), protocol overhead ~0.1-0.2
-// µs seal / ~0.1-0.2 µs open, split ~0.2 µs (of which the checksum 0.13),
-// coalesce ~0.3 µs (checksum verification + payload move), send 0.13, recv
-// 0.05. Next levers, in order of expected gain:
-//   1. Split TX and RX across two workers (both cores). Design: the RX worker
-//      keeps DeviceState, handshakes, timers and every Tunn (it is where
-//      handshakes arrive). The TX worker owns the TUN read side, split, route
-//      (its own AllowedIps copy, rebuilt from config messages) and sealing.
-//      Handoff per keypair: on session install/rotation the RX worker posts
-//      {peer slot, localIndex, remoteIndex, send key bytes, created,
-//      isInitiator} to the TX worker (the send key is only ever used there);
-//      the TX worker owns sendCounter outright and publishes, per peer, in a
-//      SharedArrayBuffer: last-sent time, bytes, counter (Atomics.store) so
-//      the RX worker's timers (keepalive, new-handshake, REKEY/REJECT checks)
-//      read them. Packets the TX worker cannot send (no current keypair,
-//      REJECT limits) go to the staged queue through a SAB ring to the RX
-//      worker, which starts the handshake and, once it completes, posts the
-//      keypair; drain of staged packets stays on the RX side (it may seal
-//      with the same key only if counters come from the TX side: reserve
-//      ranges with Atomics.add on the shared counter instead). Key
-//      destruction: the RX worker posts "drop keypair N"; the TX worker
-//      zeroes and frees its EVP ctx. Endpoint changes (roaming) are a
-//      sockaddr per peer in the SAB with a seqlock.
-//   2. Decrypt runs of datagrams of one keypair with openBatch: group by
-//      receiver index in rxWork, open all, then run the replay/timer/source
-//      steps per packet in order (a failed tag must not move the window).
-//   3. Checksum: verify in coalesce only the packets that are merged, and
-//      fold split's per-segment checksum from the super-packet's payload
-//      sum (incremental), halving checksum work.
-//   4. A C shim through bun:ffi cc (TinyCC at run time, no build step) that
-//      does Init/Update/Final/GET_TAG for a whole batch: 4 crossings per
-//      packet → 1 per batch.
-// Measured since (perf branch, 2-core VM): the seal tag is now fetched with
-// EVP_CIPHER_CTX_get_params (ctrl(GET_TAG) cost ~150 ns more), and split's
-// checksums are incremental (done: half of lever 3; coalesce already
-// verifies only packets that merge). Facts for the remaining levers:
-//   - Per 1420-byte seal, OpenSSL 3.0.19: Update ~580 ns (= `openssl speed`
-//     throughput, AVX-512), Init(iv) ~90, Final ~110, get tag ~30; an FFI
-//     crossing itself is < 10 ns (EVP_Cipher with inl 0: 9 ns). So lever 4
-//     (C shim) would save < 40 ns; the EVP fixed cost is inside libcrypto.
-//     Open: Init_ex2(iv, tag param) = Init_ex + set_params, no gain there.
-//     libsodium's one-call detached AEAD is slower here (no AVX-512 ChaCha).
-//   - In the e2e bench both daemons, both iperf3 ends and the veth softirqs
-//     share the 2 cores and the machine is saturated (~20 CPU-s per 10 s
-//     run at 4 Gb/s; each daemon's data plane worker ~0.8 core, ~75% user).
-//     Lever 1 (TX/RX split) cannot raise that bench's throughput: the sender
-//     daemon is TX-bound and the receiver RX-bound, so the second worker
-//     would only add hand-off cost. It pays on a real host with one daemon
-//     and spare cores. Here throughput follows CPU per packet.
-//   - The CPU-s/GB floor with this libcrypto: ~0.9 µs AEAD per packet per
-//     side → ~1.3 CPU-s/GB for crypto alone, plus ~25% kernel time.
+// Speed (issue 6). Measure with `bun bench/stages.ts` (this code driven with
+// synthetic super-packets, ns per stage) and `bun bench/profile.ts` (perf +
+// jitdump on two real daemons under iperf3: CPU by component and function).
+// Done: one sealBatch per run of segments to a peer; the seal tag read with
+// get_params; the AEAD through the OpenSSL 3 provider's dispatch functions
+// (EVP re-asked the provider for the IV length on every packet); incremental
+// header checksums in split; a WebAssembly SIMD checksum over the slabs and
+// a fused copy+checksum for every payload split or appended; zero-copy
+// receive. Where the time goes now (profile.ts, 2-core VM, per 1420-byte
+// packet, both daemons): libcrypto's ChaCha20-Poly1305 ~1.9 µs (~0.9 µs per
+// seal or open: ChaCha20 ~0.4, Poly1305 and finalisation ~0.5; the EVP
+// layer it bypasses was ~0.05-0.1), kernel work in the daemons' threads
+// ~1.3 µs (the four copies: TUN read, UDP send, UDP receive, TUN write,
+// plus the inner TCP receive that TUN writes run), JS ~0.5 µs, Bun runtime
+// and libc ~0.4 µs. Levers measured and not taken:
+//   - A TX/RX worker split (both cores). In the e2e bench both daemons, both
+//     iperf3 ends and the veth softirqs share the 2 cores and the machine is
+//     saturated, so a second worker only adds hand-off cost; it would pay on
+//     a host with one daemon and spare cores. Design, if a host needs it:
+//     the RX worker keeps DeviceState, handshakes, timers and every Tunn;
+//     the TX worker owns TUN reads, split, route (its own AllowedIps copy)
+//     and sealing, gets each send keypair posted on install/rotation, owns
+//     sendCounter (published per peer in a SharedArrayBuffer for the RX
+//     side's timers), hands packets it cannot send to the RX side through a
+//     SAB ring, and frees a keypair's AEAD context when told to drop it.
+//   - openBatch on RX (group datagrams by receiver index, open all, then
+//     replay/timers/source check in order): ~40-90 ns per packet.
+//   - A C shim (bun:ffi cc) merging the AEAD calls: an FFI crossing costs
+//     < 10 ns, so it saves < 40 ns per packet. libsodium is slower here.
+// The floor with this libcrypto and these syscalls is ~3.2 µs per packet
+// for both daemons together (crypto + kernel), ~2.3 CPU-s/GB.
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { selectBackend } from "../crypto/select.ts";
 import type { CryptoBackend } from "../crypto/types.ts";
