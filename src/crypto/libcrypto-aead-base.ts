@@ -8,7 +8,7 @@
 
 import type { AeadKey } from "./types.ts";
 import { addressOf, cstring, OSSL_PARAM_OCTET_STRING, OSSL_PARAM_SIZE, type Libcrypto } from "../sys/libcrypto.ts";
-import { AEAD_TAG_LEN } from "./types.ts";
+import { AEAD_TAG_LEN, disarm } from "./types.ts";
 
 export const TWO32 = 0x100000000;
 
@@ -148,15 +148,6 @@ export abstract class InPlaceAeadKey implements AeadKey {
     this.freeContexts();
     this.ivBytes.fill(0);
     this.lastBuf = null;
-    // Any later use must fail loudly rather than pass freed contexts to C.
-    const dead = (): never => {
-      throw new Error("AeadKey used after destroy()");
-    };
-    this.seal = dead;
-    this.open = dead;
-    this.sealBatch = dead;
-    this.openBatch = dead;
-    this.sealNonce = dead;
-    this.openNonce = dead;
+    disarm(this); // any later use must fail loudly rather than pass freed contexts to C
   }
 }

@@ -85,3 +85,20 @@ export interface CryptoBackendExt extends CryptoBackend {
   /** implementations names what serves each primitive, for logs and `tunnel selftest`. */
   readonly implementations: Readonly<Record<string, string>>;
 }
+
+/**
+ * disarm replaces every operation of a destroyed key with one that throws,
+ * so a use after destroy() fails loudly instead of touching zeroed key
+ * material or freed native contexts.
+ */
+export function disarm(key: AeadKey & { sealNonce: unknown; openNonce: unknown }): void {
+  const dead = (): never => {
+    throw new Error("AeadKey used after destroy()");
+  };
+  key.seal = dead;
+  key.open = dead;
+  key.sealBatch = dead;
+  key.openBatch = dead;
+  key.sealNonce = dead;
+  key.openNonce = dead;
+}

@@ -6,7 +6,7 @@
 
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { poly1305 } from "@noble/ciphers/_poly1305.js";
-import { AEAD_TAG_LEN, type AeadKey } from "./types.ts";
+import { AEAD_TAG_LEN, disarm, type AeadKey } from "./types.ts";
 
 const ZEROS = new Uint8Array(32);
 
@@ -125,14 +125,6 @@ export class TypeScriptAeadKey implements AeadKey {
     this.key.fill(0);
     this.nonce.fill(0);
     this.otk.fill(0);
-    const dead = (): never => {
-      throw new Error("AeadKey used after destroy()");
-    };
-    this.seal = dead;
-    this.open = dead;
-    this.sealBatch = dead;
-    this.openBatch = dead;
-    this.sealNonce = dead;
-    this.openNonce = dead;
+    disarm(this);
   }
 }

@@ -12,103 +12,13 @@ import { join } from "node:path";
 import type { DeviceStatus } from "../../src/device/device.ts";
 import { iperf3, Netns, removeStale, run } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
+import { collect, until } from "../support/streams.ts";
+import { DeviceProc, startDevice } from "../support/device-proc.ts";
 
-const RUN_DEVICE = new URL("./run-device.ts", import.meta.url).pathname;
 const PREFIX = "tdev";
 const IF = { a: `tda${process.pid}`, b: `tdb${process.pid}`, c: `tdc${process.pid}` };
 const PORT = { a: 51820, b: 51821, c: 51822 };
 const SOCK_DIR = "/var/run/wireguard";
-
-type Proc = ReturnType<Netns["spawn"]>;
-
-/** DeviceProc drives one run-device.ts: JSON lines out, commands in. */
-class DeviceProc {
-  private buffered = "";
-  private readonly lines: string[] = [];
-  private waiters: ((line: string) => void)[] = [];
-  stderr = "";
-
-  constructor(readonly proc: Proc) {
-    void this.pump(proc.stdout as ReadableStream<Uint8Array>, (t) => this.onStdout(t));
-    void this.pump(proc.stderr, (t) => (this.stderr += t));
-  }
-
-  private async pump(s: ReadableStream<Uint8Array>, on: (t: string) => void): Promise<void> {
-    const dec = new TextDecoder();
-    for await (const chunk of s) on(dec.decode(chunk, { stream: true }));
-  }
-
-  private onStdout(t: string): void {
-    this.buffered += t;
-    let nl: number;
-    while ((nl = this.buffered.indexOf("\n")) >= 0) {
-      const line = this.buffered.slice(0, nl);
-      this.buffered = this.buffered.slice(nl + 1);
-      const w = this.waiters.shift();
-      if (w) w(line);
-      else this.lines.push(line);
-    }
-  }
-
-  next(timeoutMs = 10_000): Promise<Record<string, unknown>> {
-    const l = this.lines.shift();
-    if (l !== undefined) return Promise.resolve(JSON.parse(l));
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`run-device: no output in ${timeoutMs} ms; stderr:\n${this.stderr}`)), timeoutMs);
-      this.waiters.push((line) => {
-        clearTimeout(t);
-        resolve(JSON.parse(line));
-      });
-    });
-  }
-
-  async command(cmd: string): Promise<Record<string, unknown>> {
-    const stdin = this.proc.stdin as unknown as { write(s: string): void; flush(): void };
-    stdin.write(cmd + "\n");
-    stdin.flush();
-    return this.next();
-  }
-
-  async status(): Promise<DeviceStatus> {
-    return (await this.command("status")).status as DeviceStatus;
-  }
-
-  async stop(): Promise<void> {
-    this.proc.kill("SIGTERM");
-    const exited = await Promise.race([this.proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
-    if (!exited) {
-      this.proc.kill("SIGKILL");
-      await this.proc.exited;
-    }
-  }
-}
-
-function startDevice(ns: Netns, ifname: string, env: Record<string, string> = {}): DeviceProc {
-  const proc = Bun.spawn(["ip", "netns", "exec", ns.name, process.execPath, RUN_DEVICE, ifname], {
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, ...env },
-  });
-  return new DeviceProc(proc as unknown as Proc);
-}
-
-function collect(stream: ReadableStream<Uint8Array>): { text: () => string } {
-  let all = "";
-  void (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of stream) all += dec.decode(chunk, { stream: true });
-  })();
-  return { text: () => all };
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 function ping(ns: Netns, addr: string, count = 3): void {
   ns.exec(["ping", "-c", String(count), "-i", "0.2", "-W", "2", addr]);
@@ -131,7 +41,7 @@ describePrivileged("device: our data plane on the real kernel", { root: true, co
   let dir: string;
   let devA: DeviceProc;
   let devB: DeviceProc;
-  let wgGo: { proc: Proc; log: () => string } | null = null;
+  let wgGo: { proc: ReturnType<Netns["spawn"]>; log: () => string } | null = null;
   const keys: Record<"a" | "b" | "c", { priv: string; pub: string; file: string }> = {} as never;
 
   function address(ns: Netns, ifname: string, n: number): void {

@@ -23,8 +23,9 @@ import { renderStatus } from "../../src/cli/status.ts";
 import type { DeviceStatus } from "../../src/device/device.ts";
 import { Netns, removeStale, run } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
+import { collect, until } from "../support/streams.ts";
+import { DeviceProc, startDevice } from "../support/device-proc.ts";
 
-const RUN_DEVICE = new URL("./run-device.ts", import.meta.url).pathname;
 const PREFIX = "tsty";
 const IF_A = `tsa${process.pid}`;
 const IF_B = `tsb${process.pid}`;
@@ -53,83 +54,6 @@ const OUTER: Record<4 | 6, Outer> = {
 
 const host = (cidr: string) => cidr.split("/")[0]!;
 const endpoint = (o: Outer, cidr: string, port: number) => (o.family === 4 ? `${host(cidr)}:${port}` : `[${host(cidr)}]:${port}`);
-
-type Proc = ReturnType<typeof Bun.spawn>;
-
-/** DeviceProc drives one run-device.ts: JSON lines out, commands in. */
-class DeviceProc {
-  private buffered = "";
-  private readonly lines: string[] = [];
-  private waiters: ((line: string) => void)[] = [];
-  stderr = "";
-
-  constructor(readonly proc: Proc) {
-    void this.pump(proc.stdout as ReadableStream<Uint8Array>, (t) => this.onStdout(t));
-    void this.pump(proc.stderr as ReadableStream<Uint8Array>, (t) => (this.stderr += t));
-  }
-
-  private async pump(s: ReadableStream<Uint8Array>, on: (t: string) => void): Promise<void> {
-    const dec = new TextDecoder();
-    for await (const chunk of s) on(dec.decode(chunk, { stream: true }));
-  }
-
-  private onStdout(t: string): void {
-    this.buffered += t;
-    let nl: number;
-    while ((nl = this.buffered.indexOf("\n")) >= 0) {
-      const line = this.buffered.slice(0, nl);
-      this.buffered = this.buffered.slice(nl + 1);
-      const w = this.waiters.shift();
-      if (w) w(line);
-      else this.lines.push(line);
-    }
-  }
-
-  next(timeoutMs = 10_000): Promise<Record<string, unknown>> {
-    const l = this.lines.shift();
-    if (l !== undefined) return Promise.resolve(JSON.parse(l));
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`run-device: no output in ${timeoutMs} ms; stderr:\n${this.stderr}`)), timeoutMs);
-      this.waiters.push((line) => {
-        clearTimeout(t);
-        resolve(JSON.parse(line));
-      });
-    });
-  }
-
-  async status(): Promise<DeviceStatus> {
-    const stdin = this.proc.stdin as unknown as { write(s: string): void; flush(): void };
-    stdin.write("status\n");
-    stdin.flush();
-    return (await this.next()).status as DeviceStatus;
-  }
-
-  async stop(): Promise<void> {
-    this.proc.kill("SIGTERM");
-    const exited = await Promise.race([this.proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
-    if (!exited) {
-      this.proc.kill("SIGKILL");
-      await this.proc.exited;
-    }
-  }
-}
-
-function collect(stream: ReadableStream<Uint8Array>): { text: () => string } {
-  let all = "";
-  void (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of stream) all += dec.decode(chunk, { stream: true });
-  })();
-  return { text: () => all };
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 /** ping answers within a few tries (the first one may wait for a handshake); asynchronous so logs keep flowing. */
 async function ping(ns: Netns, addr: string): Promise<void> {
@@ -190,13 +114,7 @@ describePrivileged("device: sticky source addresses against wireguard-go", { roo
       // Without sticky sources this is where A's replies to B come from.
       expect(nsA.ip(`-${o.family}`, "route", "get", host(o.b))).toContain(`src ${host(o.primary)}`);
 
-      const proc = Bun.spawn(["ip", "netns", "exec", nsA.name, process.execPath, RUN_DEVICE, IF_A], {
-        stdin: "pipe",
-        stdout: "pipe",
-        stderr: "pipe",
-        env: { ...process.env, ...env },
-      });
-      devA = new DeviceProc(proc);
+      devA = startDevice(nsA, IF_A, env);
       expect((await devA.next()).ready).toBe(true);
       rmSync(join(SOCK_DIR, `${IF_B}.sock`), { force: true });
       const wg = nsB.spawn(["wireguard-go", "-f", IF_B], { env: { WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "verbose" } });

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Netns, removeStale, run } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
+import { collect, until } from "../support/streams.ts";
 import type { MiniPeerConfig } from "./mini-peer.ts";
 
 const MINI_PEER = new URL("./mini-peer.ts", import.meta.url).pathname;
@@ -39,27 +40,6 @@ async function stop(p: Proc | undefined): Promise<void> {
     await p.exited;
   }
   live.delete(p);
-}
-
-/** collect accumulates a stream's text as it arrives (logs for assertions and failure messages). */
-function collect(stream: ReadableStream<Uint8Array>, onText?: (all: string) => void): { text: () => string } {
-  let all = "";
-  void (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of stream) {
-      all += dec.decode(chunk, { stream: true });
-      onText?.(all);
-    }
-  })();
-  return { text: () => all };
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
 }
 
 describePrivileged("interop: protocol core vs wireguard-go", { root: true, commands: ["wireguard-go", "wg", "ip", "ping"] }, () => {
