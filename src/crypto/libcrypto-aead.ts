@@ -25,15 +25,20 @@ import { addressOf, EVP_CTRL_AEAD_GET_TAG, EVP_CTRL_AEAD_SET_TAG, type Libcrypto
 import { InPlaceAeadKey } from "./libcrypto-aead-base.ts";
 import { AEAD_TAG_LEN } from "./types.ts";
 
+const KEY_BYTES = 32;
+
 export class EvpAeadKey extends InPlaceAeadKey {
   private sealCtx: number;
   private openCtx: number;
 
   constructor(lib: Libcrypto, key: Uint8Array) {
     super(lib);
-    if (key.length !== 32) throw new RangeError("ChaCha20-Poly1305 key must be 32 bytes");
+    if (key.length !== KEY_BYTES) throw new RangeError("ChaCha20-Poly1305 key must be 32 bytes");
     const s = lib.sym;
-    const keyCopy = Uint8Array.from(key);
+    // An out-of-line buffer from the start: addressOf() would move a small
+    // inline array's bytes and leave the original copy of the key behind.
+    const keyCopy = new Uint8Array(new ArrayBuffer(KEY_BYTES));
+    keyCopy.set(key);
     const keyAddr = addressOf(keyCopy);
     this.sealCtx = s.EVP_CIPHER_CTX_new() as number;
     this.openCtx = s.EVP_CIPHER_CTX_new() as number;

@@ -22,13 +22,55 @@ import { fillRandom } from "./random.ts";
 import type { AeadKey, CryptoBackendExt } from "./types.ts";
 import { pickX25519 } from "./x25519-select.ts";
 import { oneShotOpen, oneShotSeal, xaeadOpen, xaeadSeal } from "./xaead.ts";
-import { loadChacha20Poly1305Provider, type Libcrypto } from "../sys/libcrypto.ts";
+import { loadChacha20Poly1305Provider, type Libcrypto, type ProviderCipher } from "../sys/libcrypto.ts";
 
 /** AeadDispatch: "provider" when the provider's functions can be reached, else "evp"; or force "evp". */
 export type AeadDispatch = "auto" | "evp";
 
+/**
+ * agreesAndRejectsForgery is the start-up check the provider path must pass
+ * before it is used: it seals exactly what EVP seals, opens it, and refuses a
+ * flipped tag bit and a wrong counter. Anything else (a future OpenSSL that
+ * changes what the dispatch table relies on) falls back to EVP.
+ */
+function agreesAndRejectsForgery(candidate: InPlaceAeadKey, reference: InPlaceAeadKey): boolean {
+  const len = 100;
+  const a = new Uint8Array(len + 16);
+  for (let i = 0; i < len; i++) a[i] = (i * 29 + 7) & 0xff;
+  const b = a.slice();
+  candidate.seal(7, a, 0, len);
+  reference.seal(7, b, 0, len);
+  if (!a.every((x, i) => x === b[i])) return false;
+  const sealed = a.slice();
+  a[len] = a[len]! ^ 1;
+  if (candidate.open(7, a, 0, len + 16)) return false;
+  a.set(sealed);
+  if (candidate.open(8, a, 0, len + 16)) return false;
+  a.set(sealed);
+  if (!candidate.open(7, a, 0, len + 16)) return false;
+  return a.subarray(0, len).every((x, i) => x === ((i * 29 + 7) & 0xff));
+}
+
+function usableProvider(lib: Libcrypto): ProviderCipher | null {
+  const provider = loadChacha20Poly1305Provider(lib);
+  if (provider === null) return null;
+  const key = new Uint8Array(32).fill(0x5a);
+  let candidate: InPlaceAeadKey | null = null;
+  let reference: InPlaceAeadKey | null = null;
+  try {
+    candidate = new ProviderAeadKey(lib, provider, key);
+    reference = new EvpAeadKey(lib, key);
+    return agreesAndRejectsForgery(candidate, reference) ? provider : null;
+  } catch {
+    return null;
+  } finally {
+    candidate?.destroy();
+    reference?.destroy();
+  }
+}
+
 export function createLibcryptoBackend(lib: Libcrypto, dispatch: AeadDispatch = "auto"): CryptoBackendExt {
-  const provider = dispatch === "evp" ? null : loadChacha20Poly1305Provider(lib);
+  const provider = dispatch === "evp" ? null : usableProvider(lib);
   const makeKey = provider !== null
     ? (k: Uint8Array): InPlaceAeadKey => new ProviderAeadKey(lib, provider, k)
     : (k: Uint8Array): InPlaceAeadKey => new EvpAeadKey(lib, k);

@@ -17,6 +17,7 @@ import { InPlaceAeadKey } from "./libcrypto-aead-base.ts";
 import { AEAD_TAG_LEN } from "./types.ts";
 
 const KEY_LEN = 32;
+const KEY_BYTES = KEY_LEN;
 const NONCE_LEN = 12;
 
 export class ProviderAeadKey extends InPlaceAeadKey {
@@ -30,14 +31,22 @@ export class ProviderAeadKey extends InPlaceAeadKey {
   ) {
     super(lib);
     if (key.length !== KEY_LEN) throw new RangeError("ChaCha20-Poly1305 key must be 32 bytes");
-    const keyCopy = Uint8Array.from(key);
+    // An out-of-line buffer from the start: addressOf() would move a small
+    // inline array's bytes and leave the original copy of the key behind.
+    const keyCopy = new Uint8Array(new ArrayBuffer(KEY_BYTES));
+    keyCopy.set(key);
     const keyAddr = addressOf(keyCopy);
     this.sealCtx = p.newctx(p.provctx) ?? 0;
     this.openCtx = p.newctx(p.provctx) ?? 0;
     try {
       if (!this.sealCtx || !this.openCtx) throw new Error("ChaCha20-Poly1305 provider newctx failed");
+      // The open context starts with its tag length set to 16 (a tag
+      // parameter with no data): a fresh provider context has tag_len 0, and
+      // final() would then compare 0 bytes and accept anything if a packet's
+      // own tag parameter were ever lost.
+      this.openTag.pointAt(0);
       if (p.encryptInit(this.sealCtx, keyAddr, KEY_LEN, null, 0, null) !== 1 ||
-          p.decryptInit(this.openCtx, keyAddr, KEY_LEN, null, 0, null) !== 1) {
+          p.decryptInit(this.openCtx, keyAddr, KEY_LEN, null, 0, this.openTag.address) !== 1) {
         throw new Error("ChaCha20-Poly1305 provider init failed");
       }
     } catch (e) {

@@ -232,6 +232,7 @@ export class DataPlane {
   private readonly hqSrcAddr = new Uint8Array(HANDSHAKE_QUEUE * 16);
   /** The local end of the received message being processed (from its pktinfo cmsg). */
   private readonly rxSrc: LocalSource = newLocalSource();
+  private readonly replySrc: LocalSource = newLocalSource();
   /** The local end of the handshake message being processed. */
   private readonly hsSrc: LocalSource = newLocalSource();
   private hqHead = 0;
@@ -892,7 +893,10 @@ export class DataPlane {
       }
       case "network":
         // Not produced for data messages today; answer the source if it ever is.
-        rs.sender.add(addressOf(r.buf, r.off), r.len, rs.namesAddr + nameOff, this.nameLenAt(names, nameOff), this.rxSrc);
+        // A copy: the sender clears a source the kernel refuses, and rxSrc
+        // still serves the rest of this GRO message.
+        copyLocalSource(this.replySrc, this.rxSrc);
+        rs.sender.add(addressOf(r.buf, r.off), r.len, rs.namesAddr + nameOff, this.nameLenAt(names, nameOff), this.replySrc);
         rs.sender.flush();
         return;
       case "error":

@@ -172,7 +172,7 @@ export class SharedStats {
     return { txBytes: this.f64[b + F_TX]!, rxBytes: this.f64[b + F_RX]!, lastHandshakeWallMs: this.f64[b + F_HS]! };
   }
 
-  /** endpointVersion changes every time the worker writes the slot's endpoint. */
+  /** endpointVersion changes every time the worker writes the slot's endpoint or its sticky local source. */
   endpointVersion(slot: number): number {
     return Atomics.load(this.i32, slot * SLOT_I32 + I_SEQ);
   }

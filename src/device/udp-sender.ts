@@ -182,7 +182,10 @@ export class UdpSender {
           writePollfd(this.pv, 0, this.fd, POLLOUT);
           if (rawLibc().poll(this.pollfd, 1, 100) > 0) continue;
         }
-        if (this.msgSrc[from] === 1 && (e === EINVAL || e === ENETUNREACH || e === ENODEV || e === EADDRNOTAVAIL)) {
+        // A GSO message is first resent as single datagrams (below): EINVAL
+        // there can come from GSO itself (segment size above the path MTU on
+        // older kernels, no_check_tx), and must not cost a peer its source.
+        if (this.msgSrc[from] === 1 && this.msgCount[from] === 1 && (e === EINVAL || e === ENETUNREACH || e === ENODEV || e === EADDRNOTAVAIL)) {
           // The sticky source is not usable any more (the address was
           // removed, the interface is gone): forget it for this peer and
           // resend the rest of the batch, which now builds without it.

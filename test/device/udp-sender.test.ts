@@ -5,7 +5,11 @@ import { afterAll, expect, test } from "bun:test";
 import { closeSocketPair, openSocketPair } from "../../src/device/sockets.ts";
 import { C, COUNTERS } from "../../src/device/shared-stats.ts";
 import { UdpSender } from "../../src/device/udp-sender.ts";
-import { ifNametoindex } from "../../src/sys/libc.ts";
+import { ifNametoindex, setsockoptInt } from "../../src/sys/libc.ts";
+import { SOL_SOCKET } from "../../src/sys/constants.ts";
+
+/** SO_NO_CHECK (asm-generic/socket.h): no UDP checksums on send, which the kernel refuses to combine with GSO. */
+const SO_NO_CHECK = 11;
 import { writeSockaddrIn } from "../../src/sys/layout.ts";
 import { addressOf, MmsgBatch } from "../../src/sys/msgvec.ts";
 import { newLocalSource, recvBatch, type LocalSource } from "../../src/sys/udp.ts";
@@ -112,4 +116,30 @@ test("a source the kernel refuses (its interface is gone: ENODEV) is cleared, co
   expect(c[C.sendErrors]).toBe(0);
   expect(gone.family).toBe(0);
   expect(await drain(rx.v4!.fd, sizes.length)).toEqual(sizes.map((len, i) => [len, i + 1, "127.0.0.1"]));
+});
+
+test("EINVAL on a GSO message with a source falls back to single datagrams and keeps the source", () => {
+  const pair = openSocketPair(0, 0, env);
+  try {
+    expect(pair.v4!.gso).toBe(true);
+    // SO_NO_CHECK makes every UDP GSO send fail with EINVAL: a GSO problem, not a source problem.
+    setsockoptInt(pair.v4!.fd, SOL_SOCKET, SO_NO_CHECK, 1, "SO_NO_CHECK");
+    const c = new Float64Array(COUNTERS.length);
+    const sender = new UdpSender(pair.v4!.fd, 4, true, c);
+    const name = new Uint8Array(32);
+    void name.buffer;
+    writeSockaddrIn(new DataView(name.buffer), 0, new Uint8Array([127, 0, 0, 1]), rx.port);
+    const src = newLocalSource();
+    src.family = 4;
+    src.ifindex = ifNametoindex("lo");
+    src.addr.set([127, 0, 0, 1]);
+    const slab = new Uint8Array(8192);
+    for (let i = 0; i < 3; i++) sender.add(addressOf(slab, i * 2048), 1200, addressOf(name), 16, src);
+    expect(sender.flush()).toBe(3);
+    expect(c[C.stickySourceResets]).toBe(0);
+    expect(src.family).toBe(4);
+    expect(c[C.sendErrors]).toBe(0);
+  } finally {
+    closeSocketPair(pair);
+  }
 });
