@@ -129,42 +129,48 @@ const TAIL = 3;
 const ACC = 4;
 const S = 5;
 
+// Pieces both functions use, given their own local indices.
+const breakIfFewerThan = (end: number, p: number, bytes: number[]) => [LOCAL_GET, end, LOCAL_GET, p, I32_SUB, I32_CONST, ...bytes, I32_LT_U, BR_IF, 1];
+const advance = (local: number, bytes: number[]) => [LOCAL_GET, local, I32_CONST, ...bytes, I32_ADD, LOCAL_SET, local];
+const foldS = (s: number) => [LOCAL_GET, s, I64_CONST, ...C_FFFF, I64_AND, LOCAL_GET, s, I64_CONST, ...C16, I64_SHR_U, I64_ADD];
+/** Widens the lanes of acc, adds them and tail into s, folds s three times and leaves the i32 result. */
+const finish = (acc: number, tail: number, s: number) => [
+  LOCAL_GET, acc, ...I64X2_EXTEND_LOW_I32X4_U, LOCAL_GET, acc, ...I64X2_EXTEND_HIGH_I32X4_U, ...I64X2_ADD,
+  LOCAL_TEE, acc, ...I64X2_EXTRACT_LANE, 0, LOCAL_GET, acc, ...I64X2_EXTRACT_LANE, 1, I64_ADD,
+  LOCAL_GET, tail, I64_EXTEND_I32_U, I64_ADD, LOCAL_SET, s,
+  ...foldS(s), LOCAL_SET, s,
+  ...foldS(s), LOCAL_SET, s,
+  ...foldS(s), I32_WRAP_I64,
+];
+
 const loadExtadd = (offset: number) => [LOCAL_GET, P, ...V128_LOAD, ...at(offset), ...I32X4_EXTADD_PAIRWISE_I16X8_U];
-const breakIfFewerThan = (bytes: number[]) => [LOCAL_GET, END_PTR, LOCAL_GET, P, I32_SUB, I32_CONST, ...bytes, I32_LT_U, BR_IF, 1];
-const advance = (bytes: number[]) => [LOCAL_GET, P, I32_CONST, ...bytes, I32_ADD, LOCAL_SET, P];
-const foldS = [LOCAL_GET, S, I64_CONST, ...C_FFFF, I64_AND, LOCAL_GET, S, I64_CONST, ...C16, I64_SHR_U, I64_ADD];
 
 const body = [
   // locals: 2 x i32 ($end, $tail), 1 x v128 ($acc), 1 x i64 ($s)
   0x03, 0x02, 0x7f, 0x01, 0x7b, 0x01, 0x7e,
   LOCAL_GET, P, LOCAL_GET, N, I32_ADD, LOCAL_SET, END_PTR,
   BLOCK, VOID, LOOP, VOID,
-  ...breakIfFewerThan(C64),
+  ...breakIfFewerThan(END_PTR, P, C64),
   LOCAL_GET, ACC,
   ...loadExtadd(0), ...loadExtadd(16), ...I32X4_ADD,
   ...loadExtadd(32), ...loadExtadd(48), ...I32X4_ADD,
   ...I32X4_ADD, ...I32X4_ADD, LOCAL_SET, ACC,
-  ...advance(C64),
+  ...advance(P, C64),
   BR, 0, END, END,
   BLOCK, VOID, LOOP, VOID,
-  ...breakIfFewerThan(C16),
+  ...breakIfFewerThan(END_PTR, P, C16),
   LOCAL_GET, ACC, ...loadExtadd(0), ...I32X4_ADD, LOCAL_SET, ACC,
-  ...advance(C16),
+  ...advance(P, C16),
   BR, 0, END, END,
   BLOCK, VOID, LOOP, VOID,
-  ...breakIfFewerThan(C2),
+  ...breakIfFewerThan(END_PTR, P, C2),
   LOCAL_GET, TAIL, LOCAL_GET, P, I32_LOAD16_U, ...at(0), I32_ADD, LOCAL_SET, TAIL,
-  ...advance(C2),
+  ...advance(P, C2),
   BR, 0, END, END,
   LOCAL_GET, P, LOCAL_GET, END_PTR, I32_LT_U, IF, VOID,
   LOCAL_GET, TAIL, LOCAL_GET, P, I32_LOAD8_U, ...at(0), I32_ADD, LOCAL_SET, TAIL,
   END,
-  LOCAL_GET, ACC, ...I64X2_EXTEND_LOW_I32X4_U, LOCAL_GET, ACC, ...I64X2_EXTEND_HIGH_I32X4_U, ...I64X2_ADD,
-  LOCAL_TEE, ACC, ...I64X2_EXTRACT_LANE, 0, LOCAL_GET, ACC, ...I64X2_EXTRACT_LANE, 1, I64_ADD,
-  LOCAL_GET, TAIL, I64_EXTEND_I32_U, I64_ADD, LOCAL_SET, S,
-  ...foldS, LOCAL_SET, S,
-  ...foldS, LOCAL_SET, S,
-  ...foldS, I32_WRAP_I64,
+  ...finish(ACC, TAIL, S),
   END,
 ];
 
@@ -183,29 +189,24 @@ const copyVector = (offset: number) => [
   LOCAL_GET, CD, LOCAL_GET, CP, ...V128_LOAD, ...at(offset), LOCAL_TEE, C_V, ...V128_STORE, ...at(offset),
   LOCAL_GET, C_ACC, LOCAL_GET, C_V, ...I32X4_EXTADD_PAIRWISE_I16X8_U, ...I32X4_ADD, LOCAL_SET, C_ACC,
 ];
-const copyBreakIfFewerThan = (bytes: number[]) => [LOCAL_GET, C_END, LOCAL_GET, CP, I32_SUB, I32_CONST, ...bytes, I32_LT_U, BR_IF, 1];
-const copyAdvance = (bytes: number[]) => [
-  LOCAL_GET, CP, I32_CONST, ...bytes, I32_ADD, LOCAL_SET, CP,
-  LOCAL_GET, CD, I32_CONST, ...bytes, I32_ADD, LOCAL_SET, CD,
-];
-const copyFoldS = [LOCAL_GET, C_S, I64_CONST, ...C_FFFF, I64_AND, LOCAL_GET, C_S, I64_CONST, ...C16, I64_SHR_U, I64_ADD];
+const copyAdvance = (bytes: number[]) => [...advance(CP, bytes), ...advance(CD, bytes)];
 
 const copySumBody = [
   // locals: 3 x i32 ($end, $tail, $w), 2 x v128 ($acc, $v), 1 x i64 ($s)
   0x03, 0x03, 0x7f, 0x02, 0x7b, 0x01, 0x7e,
   LOCAL_GET, CP, LOCAL_GET, CN, I32_ADD, LOCAL_SET, C_END,
   BLOCK, VOID, LOOP, VOID,
-  ...copyBreakIfFewerThan(C64),
+  ...breakIfFewerThan(C_END, CP, C64),
   ...copyVector(0), ...copyVector(16), ...copyVector(32), ...copyVector(48),
   ...copyAdvance(C64),
   BR, 0, END, END,
   BLOCK, VOID, LOOP, VOID,
-  ...copyBreakIfFewerThan(C16),
+  ...breakIfFewerThan(C_END, CP, C16),
   ...copyVector(0),
   ...copyAdvance(C16),
   BR, 0, END, END,
   BLOCK, VOID, LOOP, VOID,
-  ...copyBreakIfFewerThan(C2),
+  ...breakIfFewerThan(C_END, CP, C2),
   LOCAL_GET, CD, LOCAL_GET, CP, I32_LOAD16_U, ...at(0), LOCAL_TEE, C_W, I32_STORE16, ...at(0),
   LOCAL_GET, C_TAIL, LOCAL_GET, C_W, I32_ADD, LOCAL_SET, C_TAIL,
   ...copyAdvance(C2),
@@ -214,12 +215,7 @@ const copySumBody = [
   LOCAL_GET, CD, LOCAL_GET, CP, I32_LOAD8_U, ...at(0), LOCAL_TEE, C_W, I32_STORE8, ...at(0),
   LOCAL_GET, C_TAIL, LOCAL_GET, C_W, I32_ADD, LOCAL_SET, C_TAIL,
   END,
-  LOCAL_GET, C_ACC, ...I64X2_EXTEND_LOW_I32X4_U, LOCAL_GET, C_ACC, ...I64X2_EXTEND_HIGH_I32X4_U, ...I64X2_ADD,
-  LOCAL_TEE, C_ACC, ...I64X2_EXTRACT_LANE, 0, LOCAL_GET, C_ACC, ...I64X2_EXTRACT_LANE, 1, I64_ADD,
-  LOCAL_GET, C_TAIL, I64_EXTEND_I32_U, I64_ADD, LOCAL_SET, C_S,
-  ...copyFoldS, LOCAL_SET, C_S,
-  ...copyFoldS, LOCAL_SET, C_S,
-  ...copyFoldS, I32_WRAP_I64,
+  ...finish(C_ACC, C_TAIL, C_S),
   END,
 ];
 
