@@ -21,7 +21,7 @@ import { LibcryptoPrimitives } from "./libcrypto-primitives.ts";
 import { fillRandom } from "./random.ts";
 import type { AeadKey, CryptoBackendExt } from "./types.ts";
 import { pickX25519 } from "./x25519-select.ts";
-import { oneShotOpen, oneShotSeal, xaeadOpen, xaeadSeal } from "./xaead.ts";
+import { nonceAeadMethods } from "./xaead.ts";
 import { loadChacha20Poly1305Provider, type Libcrypto, type ProviderCipher } from "../sys/libcrypto.ts";
 
 /** AeadDispatch: "provider" when the provider's functions can be reached, else "evp"; or force "evp". */
@@ -96,10 +96,7 @@ export function createLibcryptoBackend(lib: Libcrypto, dispatch: AeadDispatch = 
       hmac: useMac ? `${lib.path} EVP_MAC HMAC(BLAKE2S-256)` : "blake2s.ts",
     },
     aeadKey: makeKey,
-    aeadSealNonce: (key, nonce, pt, aad, out) => oneShotSeal(makeKey, key, nonce, pt, aad, out),
-    aeadOpenNonce: (key, nonce, sealed, aad, out) => oneShotOpen(makeKey, key, nonce, sealed, aad, out),
-    xaeadSeal: (key, nonce, pt, aad, out) => xaeadSeal(makeKey, key, nonce, pt, aad, out),
-    xaeadOpen: (key, nonce, sealed, aad, out) => xaeadOpen(makeKey, key, nonce, sealed, aad, out),
+    ...nonceAeadMethods(makeKey),
     x25519: (priv, pub, out) => x.dh(priv, pub, out),
     x25519Base: (priv, out) => x.base(priv, out),
     blake2s256: (out, ...parts) => blake2s256(out, parts),

@@ -7,10 +7,10 @@
 
 import { blake2s256, blake2sKeyed, blake2sMac128, hmacBlake2s } from "./blake2s.ts";
 import { fillRandom } from "./random.ts";
-import type { AeadKey, CryptoBackendExt } from "./types.ts";
+import type { CryptoBackendExt } from "./types.ts";
 import { TypeScriptAeadKey } from "./typescript-aead.ts";
 import { pickX25519 } from "./x25519-select.ts";
-import { oneShotOpen, oneShotSeal, xaeadOpen, xaeadSeal } from "./xaead.ts";
+import { nonceAeadMethods } from "./xaead.ts";
 
 const makeKey = (k: Uint8Array) => new TypeScriptAeadKey(k);
 
@@ -26,11 +26,8 @@ export function createTypeScriptBackend(): CryptoBackendExt {
       mac: "blake2s.ts",
       hmac: "blake2s.ts",
     },
-    aeadKey: (key: Uint8Array): AeadKey => new TypeScriptAeadKey(key),
-    aeadSealNonce: (key, nonce, pt, aad, out) => oneShotSeal(makeKey, key, nonce, pt, aad, out),
-    aeadOpenNonce: (key, nonce, sealed, aad, out) => oneShotOpen(makeKey, key, nonce, sealed, aad, out),
-    xaeadSeal: (key, nonce, pt, aad, out) => xaeadSeal(makeKey, key, nonce, pt, aad, out),
-    xaeadOpen: (key, nonce, sealed, aad, out) => xaeadOpen(makeKey, key, nonce, sealed, aad, out),
+    aeadKey: makeKey,
+    ...nonceAeadMethods(makeKey),
     x25519: (priv, pub, out) => x.dh(priv, pub, out),
     x25519Base: (priv, out) => x.base(priv, out),
     blake2s256: (out, ...parts) => blake2s256(out, parts),

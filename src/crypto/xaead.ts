@@ -5,7 +5,7 @@
 // per call is fine; bench/crypto.ts has the numbers.
 
 import { hchacha } from "@noble/ciphers/chacha.js";
-import { AEAD_TAG_LEN, XAEAD_NONCE_LEN } from "./types.ts";
+import { AEAD_TAG_LEN, XAEAD_NONCE_LEN, type CryptoBackendExt } from "./types.ts";
 
 /** A ChaCha20-Poly1305 key able to seal/open with an explicit 12-byte nonce. */
 export interface NonceAead {
@@ -109,4 +109,16 @@ export function oneShotOpen(
     tmp.fill(0);
     k.destroy();
   }
+}
+
+/** nonceAeadMethods are a backend's explicit-nonce and XChaCha20 methods, built on its key constructor. */
+export function nonceAeadMethods(
+  makeKey: (k: Uint8Array) => NonceAead,
+): Pick<CryptoBackendExt, "aeadSealNonce" | "aeadOpenNonce" | "xaeadSeal" | "xaeadOpen"> {
+  return {
+    aeadSealNonce: (key, nonce, pt, aad, out) => oneShotSeal(makeKey, key, nonce, pt, aad, out),
+    aeadOpenNonce: (key, nonce, sealed, aad, out) => oneShotOpen(makeKey, key, nonce, sealed, aad, out),
+    xaeadSeal: (key, nonce, pt, aad, out) => xaeadSeal(makeKey, key, nonce, pt, aad, out),
+    xaeadOpen: (key, nonce, sealed, aad, out) => xaeadOpen(makeKey, key, nonce, sealed, aad, out),
+  };
 }
