@@ -12,6 +12,7 @@
 import { KILL_SWITCHES, TunDevice } from "../../src/device/tun-device.ts";
 import { COUNTER_NAMES, readCounters } from "./counters.ts";
 import type { BridgeWorkerInit } from "./bridge.worker.ts";
+import { onStdinLines } from "../support/stdin-lines.ts";
 
 export type BridgeMode = BridgeWorkerInit["mode"];
 
@@ -80,15 +81,8 @@ function main(): void {
   const stop = () => process.exit(0);
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  let pending = "";
-  process.stdin.on("data", (chunk: Buffer) => {
-    pending += chunk.toString();
-    let nl: number;
-    while ((nl = pending.indexOf("\n")) >= 0) {
-      const line = pending.slice(0, nl).trim();
-      pending = pending.slice(nl + 1);
-      if (line === "stats") process.stdout.write(JSON.stringify(snapshot()) + "\n");
-    }
+  onStdinLines((line) => {
+    if (line === "stats") process.stdout.write(JSON.stringify(snapshot()) + "\n");
   });
   process.stdin.on("end", stop);
 }

@@ -11,6 +11,7 @@
 // disappears (prints {"closed":reason} first).
 import { Device } from "../../src/device/device.ts";
 import { startUapiServer } from "../../src/device/uapi/server.ts";
+import { onStdinLines } from "../support/stdin-lines.ts";
 
 async function main(): Promise<void> {
   const ifname = process.argv[2];
@@ -40,25 +41,18 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void exit(0));
   process.stdout.write(JSON.stringify({ ready: true, name: device.name, report: device.startupReport(), port: device.status().listenPort }) + "\n");
 
-  let pending = "";
-  process.stdin.on("data", (chunk: Buffer) => {
-    pending += chunk.toString();
-    let nl: number;
-    while ((nl = pending.indexOf("\n")) >= 0) {
-      const line = pending.slice(0, nl).trim();
-      pending = pending.slice(nl + 1);
-      if (line === "status") {
-        const t = performance.now();
-        const status = device.status();
-        process.stdout.write(JSON.stringify({ status, ms: performance.now() - t }) + "\n");
-      } else if (line === "snapshot") {
-        const t = performance.now();
-        const snap = device.snapshot();
-        process.stdout.write(JSON.stringify({ ms: performance.now() - t, peers: snap.peers.length }) + "\n");
-      } else if (line === "linkup") {
-        device.linkUp();
-        process.stdout.write(JSON.stringify({ ok: true }) + "\n");
-      }
+  onStdinLines((line) => {
+    if (line === "status") {
+      const t = performance.now();
+      const status = device.status();
+      process.stdout.write(JSON.stringify({ status, ms: performance.now() - t }) + "\n");
+    } else if (line === "snapshot") {
+      const t = performance.now();
+      const snap = device.snapshot();
+      process.stdout.write(JSON.stringify({ ms: performance.now() - t, peers: snap.peers.length }) + "\n");
+    } else if (line === "linkup") {
+      device.linkUp();
+      process.stdout.write(JSON.stringify({ ok: true }) + "\n");
     }
   });
   process.stdin.on("end", () => void exit(0));
