@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DeviceStatus } from "../../src/device/device.ts";
-import { iperf3, Netns, removeStale, run } from "../support/netns.ts";
+import { iperf3, Netns, ping, pingUntil, removeStale, run } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
 import { collect, until } from "../support/streams.ts";
 import { DeviceProc, startDevice } from "../support/device-proc.ts";
@@ -19,20 +19,6 @@ const PREFIX = "tdev";
 const IF = { a: `tda${process.pid}`, b: `tdb${process.pid}`, c: `tdc${process.pid}` };
 const PORT = { a: 51820, b: 51821, c: 51822 };
 const SOCK_DIR = "/var/run/wireguard";
-
-function ping(ns: Netns, addr: string, count = 3): void {
-  ns.exec(["ping", "-c", String(count), "-i", "0.2", "-W", "2", addr]);
-}
-
-/** pingUntil retries a single ping until it answers (first handshakes take a round trip or two). */
-async function pingUntil(ns: Netns, addr: string): Promise<void> {
-  for (let i = 0; i < 10; i++) {
-    const out = ns.exec(["ping", "-c", "1", "-W", "1", addr], { allowFail: true });
-    if (out.includes(" 0% packet loss")) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`no answer from ${addr} in ${ns.name}`);
-}
 
 describePrivileged("device: our data plane on the real kernel", { root: true, commands: ["ip", "wg", "wireguard-go", "ping", "iperf3", "nstat"] }, () => {
   let nsA: Netns;

@@ -8,6 +8,11 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DeviceStatus } from "../../src/device/device.ts";
 import { run, type Netns } from "../support/netns.ts";
+import { until } from "../support/streams.ts";
+
+// Shared with the other real-kernel tests; re-exported so e2e tests import one harness.
+export { ping, pingUntil } from "../support/netns.ts";
+export { until };
 
 /** TAG keeps interface names unique per run: UAPI and status sockets in /var/run are shared by all namespaces. */
 export const TAG = String(process.pid % 100000);
@@ -98,30 +103,6 @@ export function wgColumn(ifname: string, field: string): Map<string, string> {
     if (k && v !== undefined) out.set(k, v);
   }
   return out;
-}
-
-export async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
-
-/** pingUntil retries one ping until it answers: the first packet waits for a handshake. */
-export async function pingUntil(ns: Netns, addr: string, tries = 10): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    const out = ns.exec(["ping", "-c", "1", "-W", "1", addr], { allowFail: true });
-    if (out.includes(" 0% packet loss")) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`no answer from ${addr} in ${ns.name} after ${tries} pings`);
-}
-
-/** ping sends count pings and requires every one to be answered. */
-export function ping(ns: Netns, addr: string, count = 3): void {
-  const out = ns.exec(["ping", "-c", String(count), "-i", "0.2", "-W", "2", addr], { allowFail: true });
-  if (!out.includes(" 0% packet loss")) throw new Error(`ping ${addr} from ${ns.name} lost packets:\n${out}`);
 }
 
 export interface IperfReport {

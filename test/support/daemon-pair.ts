@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Netns, removeStale, run } from "./netns.ts";
+import { Netns, pingUntil, removeStale, run } from "./netns.ts";
 
 export interface DaemonPairOptions {
   /** namespace prefix, also the interface-name prefix (keep it ≤ 4 characters) */
@@ -88,9 +88,7 @@ export async function startDaemonPair(o: DaemonPairOptions): Promise<DaemonPair>
       ns.ip("addr", "add", `${inner(n)}/24`, "dev", ifn);
       ns.ip("link", "set", ifn, "mtu", String(o.mtu ?? 1420), "up");
     }
-    let up = false;
-    for (let i = 0; i < 20 && !up; i++) up = nsA.exec(["ping", "-c", "1", "-W", "1", inner(2)], { allowFail: true }).includes(" 0% packet loss");
-    if (!up) throw new Error("the tunnel does not pass pings");
+    await pingUntil(nsA, inner(2), 20);
     return { nsA, nsB, ifA, ifB, pidA: pA.pid, pidB: pB.pid, innerA: inner(1), innerB: inner(2), stop };
   } catch (e) {
     await stop();

@@ -110,6 +110,22 @@ export class Netns {
   }
 }
 
+/** ping sends count pings from ns and requires every one to be answered. */
+export function ping(ns: Netns, addr: string, count = 3): void {
+  const out = ns.exec(["ping", "-c", String(count), "-i", "0.2", "-W", "2", addr], { allowFail: true });
+  if (!out.includes(" 0% packet loss")) throw new Error(`ping ${addr} from ${ns.name} lost packets:\n${out}`);
+}
+
+/** pingUntil retries one ping until it answers: the first packet waits for a handshake. */
+export async function pingUntil(ns: Netns, addr: string, tries = 10): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    const out = ns.exec(["ping", "-c", "1", "-W", "1", addr], { allowFail: true });
+    if (out.includes(" 0% packet loss")) return;
+    await Bun.sleep(100);
+  }
+  throw new Error(`no answer from ${addr} in ${ns.name} after ${tries} pings`);
+}
+
 /** removeStale deletes namespaces left behind by dead processes that used prefix. */
 export function removeStale(prefix: string): void {
   const out = run(["ip", "netns", "list"], { allowFail: true });

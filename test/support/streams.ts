@@ -17,7 +17,7 @@ export function collect(stream: ReadableStream<Uint8Array>, onText?: (all: strin
 export async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(20);
   }
 }
