@@ -226,15 +226,11 @@ export class DataPlane {
   private readonly hqLen = new Int32Array(HANDSHAKE_QUEUE);
   private readonly hqName = new Uint8Array(HANDSHAKE_QUEUE * 32);
   private readonly hqNameAddr: number;
-  /** Local source of each queued handshake message (family 0/4/6, ifindex, 16 address bytes). */
-  private readonly hqSrcFamily = new Uint8Array(HANDSHAKE_QUEUE);
-  private readonly hqSrcIfindex = new Int32Array(HANDSHAKE_QUEUE);
-  private readonly hqSrcAddr = new Uint8Array(HANDSHAKE_QUEUE * 16);
+  /** Local source of each queued handshake message (the address it arrived on), preallocated per slot. */
+  private readonly hqSrc: LocalSource[] = Array.from({ length: HANDSHAKE_QUEUE }, newLocalSource);
   /** The local end of the received message being processed (from its pktinfo cmsg). */
   private readonly rxSrc: LocalSource = newLocalSource();
   private readonly replySrc: LocalSource = newLocalSource();
-  /** The local end of the handshake message being processed. */
-  private readonly hsSrc: LocalSource = newLocalSource();
   private hqHead = 0;
   private hqCount = 0;
   private readonly src4: SourceAddr = { ip: new Uint8Array(4), port: 0 };
@@ -961,10 +957,7 @@ export class DataPlane {
     this.hqLen[slot] = len;
     const nl = this.nameLenAt(names, nameOff);
     for (let i = 0; i < nl; i++) this.hqName[slot * 32 + i] = names[nameOff + i]!;
-    const src = this.rxSrc;
-    this.hqSrcFamily[slot] = src.family;
-    this.hqSrcIfindex[slot] = src.ifindex;
-    for (let i = 0; i < 16; i++) this.hqSrcAddr[slot * 16 + i] = src.addr[i]!;
+    copyLocalSource(this.hqSrc[slot]!, this.rxSrc);
   }
 
   private processHandshakes(now: number): void {
@@ -985,11 +978,7 @@ export class DataPlane {
       src.port = (this.hqName[nOff + 2]! << 8) | this.hqName[nOff + 3]!;
       const ipOff = nOff + (family === 4 ? 4 : 8);
       for (let i = 0; i < src.ip.length; i++) src.ip[i] = this.hqName[ipOff + i]!;
-      const hs = this.hsSrc;
-      const fam = this.hqSrcFamily[slot]!;
-      hs.family = fam === 4 ? 4 : fam === 6 ? 6 : 0;
-      hs.ifindex = this.hqSrcIfindex[slot]!;
-      for (let i = 0; i < 16; i++) hs.addr[i] = this.hqSrcAddr[slot * 16 + i]!;
+      const hs = this.hqSrc[slot]!;
       const r = device.decapsulate(now, src, this.hqData, slot * HANDSHAKE_MAX_LEN, this.hqLen[slot]!, underLoad);
       if (r.kind === "error") {
         this.countError(r.code);
