@@ -37,7 +37,7 @@ function exchange(path: string, data: Uint8Array | string, opts: { keepOpen?: bo
       sock.write(data);
       if (!opts.keepOpen) sock.end();
     });
-    sock.on("data", (c) => chunks.push(c));
+    sock.on("data", (c: Buffer) => chunks.push(c));
     // The daemon may close while we still write (it refuses oversized input
     // early); what it wrote before is still read: finish on close, not on the error.
     sock.on("end", () => finish(true));
