@@ -95,7 +95,7 @@ export async function setUp(impl: Impl, seq: number, keys: Keys): Promise<Setup>
   }
 }
 
-async function startDaemon(impl: Impl, ns: Netns, ifname: string): Promise<Daemon> {
+export async function startDaemon(impl: Impl, ns: Netns, ifname: string): Promise<Daemon> {
   const sock = join(UAPI_DIR, `${ifname}.sock`);
   // A socket left by a killed daemon would make us configure nothing.
   rmSync(sock, { force: true });
@@ -132,7 +132,7 @@ function configure(
   ns.ip("link", "set", ifname, "mtu", "1420", "up");
 }
 
-async function stopDaemon(d: Daemon): Promise<void> {
+export async function stopDaemon(d: Daemon): Promise<void> {
   await stop(d.started.proc);
   const sock = join(UAPI_DIR, `${d.ifname}.sock`);
   rmSync(sock, { force: true });

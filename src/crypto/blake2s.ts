@@ -175,9 +175,9 @@ export function blake2sKeyed(key: Uint8Array, data: Uint8Array, out: Uint8Array)
 }
 
 /** blake2sMac128 is WireGuard's MAC: keyed BLAKE2s with a 16-byte digest, written to out[0..16). */
-export function blake2sMac128(key: Uint8Array, data: Uint8Array, out: Uint8Array): void {
+export function blake2sMac128(key: Uint8Array, data: Uint8Array, out: Uint8Array, dataOff = 0, dataLen = data.length - dataOff): void {
   scratch.init(16, key);
-  scratch.update(data);
+  scratch.update(data, dataOff, dataLen);
   scratch.final(out);
 }
 

@@ -21,6 +21,7 @@ import { LibcryptoPrimitives } from "./libcrypto-primitives.ts";
 import { fillRandom } from "./random.ts";
 import type { AeadKey, CryptoBackendExt } from "./types.ts";
 import { pickX25519 } from "./x25519-select.ts";
+import { LibcryptoXaeadSealer } from "./libcrypto-xaead.ts";
 import { nonceAeadMethods } from "./xaead.ts";
 import { loadChacha20Poly1305Provider, type Libcrypto, type ProviderCipher } from "../sys/libcrypto.ts";
 
@@ -75,10 +76,11 @@ export function createLibcryptoBackend(lib: Libcrypto, dispatch: AeadDispatch = 
     ? (k: Uint8Array): InPlaceAeadKey => new ProviderAeadKey(lib, provider, k)
     : (k: Uint8Array): InPlaceAeadKey => new EvpAeadKey(lib, k);
   const prim = new LibcryptoPrimitives(lib);
+  const xaeadSealer = new LibcryptoXaeadSealer(lib);
   const x = pickX25519();
   const useMac = prim.hasMac;
   const mac = useMac
-    ? (key: Uint8Array, data: Uint8Array, out: Uint8Array) => prim.blake2sMac128(key, data, out)
+    ? (key: Uint8Array, data: Uint8Array, out: Uint8Array, dataOff?: number, dataLen?: number) => prim.blake2sMac128(key, data, out, dataOff, dataLen)
     : blake2sMac128;
   const hmac = useMac
     ? (key: Uint8Array, out: Uint8Array, parts: Uint8Array[]) => prim.hmacBlake2s(key, out, parts)
@@ -89,7 +91,7 @@ export function createLibcryptoBackend(lib: Libcrypto, dispatch: AeadDispatch = 
       aead: provider !== null
         ? `${lib.path} chacha20-poly1305, provider dispatch (in place, EVP bypassed)`
         : `${lib.path} EVP chacha20-poly1305 (in place, ${lib.v3 ? "3" : "4"} FFI calls per open)`,
-      xaead: `HChaCha20 (@noble/ciphers) + ${lib.path} AEAD`,
+      xaead: `HChaCha20 (@noble/ciphers) + ${lib.path} AEAD (seal: one re-keyed EVP context)`,
       x25519: x.name,
       blake2s: "blake2s.ts",
       mac: useMac ? `${lib.path} EVP_MAC BLAKE2SMAC` : "blake2s.ts",
@@ -97,6 +99,7 @@ export function createLibcryptoBackend(lib: Libcrypto, dispatch: AeadDispatch = 
     },
     aeadKey: makeKey,
     ...nonceAeadMethods(makeKey),
+    xaeadSeal: (key, nonce, pt, aad, out) => xaeadSealer.seal(key, nonce, pt, aad, out),
     x25519: (priv, pub, out) => x.dh(priv, pub, out),
     x25519Base: (priv, out) => x.base(priv, out),
     blake2s256: (out, ...parts) => blake2s256(out, parts),

@@ -157,9 +157,27 @@ export class LibcryptoPrimitives {
     this.outBuf.fill(0, 0, outLen);
   }
 
-  /** blake2sMac128 is keyed BLAKE2s with a 16-byte digest via EVP_MAC BLAKE2SMAC. */
-  blake2sMac128(key: Uint8Array, data: Uint8Array, out: Uint8Array): void {
-    this.mac(this.macCtx128, key, [data], out, 16);
+  /**
+   * blake2sMac128 is keyed BLAKE2s with a 16-byte digest via EVP_MAC
+   * BLAKE2SMAC, over data[dataOff, dataOff+dataLen). It allocates nothing:
+   * a handshake flood runs it for every message.
+   */
+  blake2sMac128(key: Uint8Array, data: Uint8Array, out: Uint8Array, dataOff = 0, dataLen = data.length - dataOff): void {
+    if (!(dataOff >= 0 && dataLen >= 0 && dataOff + dataLen <= data.length)) throw new RangeError("blake2sMac128: range outside data");
+    const v3 = this.lib.v3!;
+    const ctx = this.macCtx128;
+    let ok = v3.EVP_MAC_init(ctx, key.length > 0 ? addressOf(key) : this.keyAddr, key.length, null);
+    if (dataLen > 0) ok &= v3.EVP_MAC_update(ctx, addressOf(data) + dataOff, dataLen);
+    ok &= v3.EVP_MAC_final(ctx, this.outAddr, this.lenAddr, 64);
+    if (ok !== 1) {
+      this.lib.sym.ERR_clear_error();
+      throw new Error("libcrypto EVP_MAC failed");
+    }
+    const o = this.outBuf;
+    for (let i = 0; i < 16; i++) {
+      out[i] = o[i]!;
+      o[i] = 0;
+    }
   }
 
   /** hmacBlake2s via EVP_MAC HMAC(digest=BLAKE2S-256). */

@@ -60,8 +60,12 @@ export interface CryptoBackend {
   x25519Base(privateKey: Uint8Array, out: Uint8Array): void;
   /** blake2s256 writes HASH(parts[0] ‖ parts[1] ‖ …) (32 bytes) into out. */
   blake2s256(out: Uint8Array, ...parts: Uint8Array[]): void;
-  /** blake2sMac writes keyed BLAKE2s with a 16-byte output, MAC(key, data), into out. */
-  blake2sMac(key: Uint8Array, data: Uint8Array, out: Uint8Array): void;
+  /**
+   * blake2sMac writes keyed BLAKE2s with a 16-byte output, MAC(key, data), into
+   * out; with dataOff/dataLen, over data[dataOff, dataOff+dataLen) only (the
+   * handshake path MACs part of a queue slot without making a view of it).
+   */
+  blake2sMac(key: Uint8Array, data: Uint8Array, out: Uint8Array, dataOff?: number, dataLen?: number): void;
   /** hmacBlake2s writes HMAC-BLAKE2s(key, parts concatenated) (32 bytes) into out. */
   hmacBlake2s(key: Uint8Array, out: Uint8Array, ...parts: Uint8Array[]): void;
   /** randomBytes fills out from the system CSPRNG. */

@@ -31,7 +31,7 @@ export function createTypeScriptBackend(): CryptoBackendExt {
     x25519: (priv, pub, out) => x.dh(priv, pub, out),
     x25519Base: (priv, out) => x.base(priv, out),
     blake2s256: (out, ...parts) => blake2s256(out, parts),
-    blake2sMac: (key, data, out) => blake2sMac128(key, data, out),
+    blake2sMac: (key, data, out, dataOff, dataLen) => blake2sMac128(key, data, out, dataOff, dataLen),
     blake2sKeyed: (key, data, out) => blake2sKeyed(key, data, out),
     hmacBlake2s: (key, out, ...parts) => hmacBlake2s(key, out, parts),
     randomBytes: fillRandom,

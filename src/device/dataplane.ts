@@ -11,8 +11,9 @@
 //     messages are pulled synchronously with receiveMessageOnPort when the
 //     shared mailbox counter moved, so a config change costs nothing per packet.
 //   - Level-triggered epoll, bounded work per readiness (≤ TUN_READS_PER_TURN
-//     super-packets, ≤ RECV_CALLS_PER_TURN recvmmsg), then handshakes (≤ 16
-//     per turn from a bounded queue), then timers: no direction starves.
+//     super-packets, ≤ RECV_DATAGRAMS_PER_TURN datagrams), then handshakes
+//     (≤ HANDSHAKE_BUDGET_MS from a bounded queue), then timers: no
+//     direction starves.
 //   - Outbound: each TUN read lands in an extra slot of the TX slab, the
 //     offload engine splits it into MTU-sized segments in the slab's slots
 //     (16 bytes headroom for the transport header, ≥31 bytes tailroom), each
@@ -27,9 +28,13 @@
 //     merge, merged packets are copied once into their head, and packets
 //     that never merge are written to the TUN straight from the landing
 //     zone. Every batch is flushed before the next recvmmsg reuses it.
-//   - Handshake messages are copied to a bounded queue (HANDSHAKE_QUEUE) and
-//     processed after the data; a deep queue is the "under load" signal that
-//     makes the protocol demand cookies.
+//   - Handshake messages are copied to a bounded queue (handshake-queue.ts:
+//     wireguard-go's size and threshold, a per-source share, a priority lane
+//     for mac2-verified retries) and processed after the data; a deep or
+//     overflowing queue is the "under load" signal that makes the protocol
+//     demand cookies. Under a flood the socket is drained as fast as
+//     datagrams arrive, surplus handshakes are dropped at the queue (counted)
+//     and cookie replies go out in batches; the path allocates nothing.
 //   - Sticky sources (dossier 4.8; wireguard-go conn/sticky_linux.go, the
 //     kernel's endpoint src4/src6): each received message's IP_PKTINFO /
 //     IPV6_PKTINFO cmsg is parsed into rxSrc, and every authenticated packet
@@ -94,14 +99,25 @@ import {
   sameLocalSource,
   type LocalSource,
 } from "../sys/udp.ts";
-import { MAX_STAGED_PACKETS } from "../wireguard/constants.ts";
-import type { SourceAddr } from "../wireguard/cookie.ts";
+import {
+  MAC_LEN,
+  MAX_STAGED_PACKETS,
+  MESSAGE_COOKIE_REPLY_SIZE,
+  MESSAGE_COOKIE_REPLY_TYPE,
+  MESSAGE_INITIATION_OFFSET_MAC1,
+  MESSAGE_INITIATION_SIZE,
+  MESSAGE_INITIATION_TYPE,
+  MESSAGE_RESPONSE_OFFSET_MAC1,
+  MESSAGE_RESPONSE_SIZE,
+} from "../wireguard/constants.ts";
+import { isMac2Zero, type SourceAddr } from "../wireguard/cookie.ts";
 import { DeviceState } from "../wireguard/device-state.ts";
 import type { WireGuardErrorCode } from "../wireguard/errors.ts";
 import type { Tunn } from "../wireguard/peer.ts";
 import type { TunnResult } from "../wireguard/results.ts";
 import type { FromWorker, ToWorker, WorkerInit, WorkerPeerConfig, WorkerSocket } from "./dataplane-messages.ts";
 import { HeapDebug } from "./debug-heap.ts";
+import { HandshakeQueue, MESSAGE_MAX } from "./handshake-queue.ts";
 import { C, SharedStats } from "./shared-stats.ts";
 import { TUN_READ_BUFFER_LEN } from "./tun-device.ts";
 import { UdpSender } from "./udp-sender.ts";
@@ -114,13 +130,34 @@ const HEADROOM = 16;
 /** A TX batch is flushed when fewer slots than this are left (max segments of one super-packet). */
 const TX_MIN_FREE = 64;
 const TUN_READS_PER_TURN = 16;
-const RECV_CALLS_PER_TURN = 8;
-const HANDSHAKES_PER_TURN = 16;
-const HANDSHAKE_QUEUE = 256;
-const HANDSHAKE_MAX_LEN = 256;
-/** RX landing zone: 2 messages × 64 KiB with UDP_GRO, else 16 × 8 KiB. */
-const LANDING_GRO = { count: 2, size: 65552 };
-const LANDING_PLAIN = { count: 16, size: 8192 };
+/**
+ * A turn reads until the socket is empty, up to RECV_DATAGRAMS_PER_TURN
+ * datagrams or RECV_CALLS_PER_TURN calls. Counting datagrams, not calls,
+ * keeps bulk data (GRO: ~45 per message) and floods of small datagrams (one
+ * per message) to the same share of a turn, and lets a flood be drained as
+ * fast as it arrives: what stays in the kernel's buffer delays and drops
+ * the established sessions' packets queued behind it.
+ */
+const RECV_DATAGRAMS_PER_TURN = 1024;
+const RECV_CALLS_PER_TURN = 64;
+/**
+ * HANDSHAKE_BUDGET_MS bounds handshake work per turn, by time rather than by
+ * count: under load a message costs microseconds (mac checks, a cookie
+ * reply), otherwise a Diffie-Hellman costs ~0.2 ms. Data keeps the rest.
+ */
+const HANDSHAKE_BUDGET_MS = 1;
+/**
+ * RX landing zone, LANDING_SLOTS slab slots: 16 messages × 64 KiB with
+ * UDP_GRO, else 128 × 8 KiB. Under a flood of small datagrams (which GRO
+ * does not merge across sources) the message count is what drains the
+ * socket, so the backlog reaches the handshake queue instead of piling up
+ * in the kernel's receive buffer.
+ */
+const LANDING_SLOTS = 16;
+/** Cookie replies batched per sendmmsg (a flood can need thousands per second). */
+const COOKIE_REPLIES_PER_FLUSH = 64;
+const LANDING_GRO = { count: 16, size: 65552 };
+const LANDING_PLAIN = { count: 128, size: 8192 };
 /** Largest inner packet we encrypt in a slot without spilling into the next one. */
 const MAX_TX_PACKET = STRIDE - 48;
 const TOKEN_TUN = 0;
@@ -221,18 +258,15 @@ export class DataPlane {
   /** Wire lengths of the TX slots sealed by encapsulateBatch. */
   private readonly sealedLens = new Int32Array(SLOTS);
 
-  // Handshake queue (ring).
-  private readonly hqData = new Uint8Array(HANDSHAKE_QUEUE * HANDSHAKE_MAX_LEN);
-  private readonly hqLen = new Int32Array(HANDSHAKE_QUEUE);
-  private readonly hqName = new Uint8Array(HANDSHAKE_QUEUE * 32);
+  private readonly hq = new HandshakeQueue();
   private readonly hqNameAddr: number;
-  /** Local source of each queued handshake message (the address it arrived on), preallocated per slot. */
-  private readonly hqSrc: LocalSource[] = Array.from({ length: HANDSHAKE_QUEUE }, newLocalSource);
+  /** Cookie replies of one handshake turn, sent in one batch at its end. */
+  private readonly replies = new Uint8Array(COOKIE_REPLIES_PER_FLUSH * MESSAGE_COOKIE_REPLY_SIZE);
+  private readonly repliesAddr: number;
+  private replyCount = 0;
   /** The local end of the received message being processed (from its pktinfo cmsg). */
   private readonly rxSrc: LocalSource = newLocalSource();
   private readonly replySrc: LocalSource = newLocalSource();
-  private hqHead = 0;
-  private hqCount = 0;
   private readonly src4: SourceAddr = { ip: new Uint8Array(4), port: 0 };
   private readonly src6: SourceAddr = { ip: new Uint8Array(16), port: 0 };
 
@@ -264,14 +298,15 @@ export class DataPlane {
     this.txAddr = addressOf(txSlab.buf);
     this.txReadOff = txSlab.offs[SLOTS]! - VNET_HDR_LEN;
 
-    const rxSlab = createPacketBatch(SLOTS + 2, STRIDE, HEADROOM);
+    const rxSlab = createPacketBatch(SLOTS + LANDING_SLOTS, STRIDE, HEADROOM);
     this.rxAll = rxSlab;
     this.rx = { ...rxSlab, capacity: SLOTS, offs: rxSlab.offs.subarray(0, SLOTS), lens: rxSlab.lens.subarray(0, SLOTS), count: 0 };
     this.rxAddr = addressOf(rxSlab.buf);
     this.landingOff = rxSlab.offs[SLOTS]! - HEADROOM;
     this.rxBatch = { ...this.rx, offs: new Int32Array(SLOTS), count: 0 };
     this.coalescer = new Coalescer({ tcp: init.tcpGro, udp: init.udpGro, maxBatch: SLOTS });
-    this.hqNameAddr = addressOf(this.hqName);
+    this.hqNameAddr = addressOf(this.hq.names);
+    this.repliesAddr = addressOf(this.replies);
 
     this.epfd = epollCreate1(EPOLL_CLOEXEC);
     this.watch(this.tunFd, TOKEN_TUN);
@@ -298,7 +333,8 @@ export class DataPlane {
     this.c[C.loopIterations]!++;
     if (Atomics.load(this.mailbox, 0) !== this.mailSeen) this.pollControl();
     let now = performance.now();
-    const timeout = Math.max(0, Math.min(this.nextTimerAt - now, this.dirty ? 50 : 1000));
+    // Handshakes left over from the last turn's budget: look, don't sleep.
+    const timeout = this.hq.depth > 0 ? 0 : Math.max(0, Math.min(this.nextTimerAt - now, this.dirty ? 50 : 1000));
     const n = epollWait(this.epfd, this.events, 8, Math.ceil(timeout));
     let tun = false;
     let u4 = false;
@@ -317,7 +353,7 @@ export class DataPlane {
     if (tun && !this.closed) this.txWork(now);
     if (u4 && this.v4 !== null) this.rxWork(now, this.v4);
     if (u6 && this.v6 !== null) this.rxWork(now, this.v6);
-    if (this.hqCount > 0) this.processHandshakes(performance.now());
+    if (this.hq.depth > 0) this.processHandshakes(performance.now());
     now = performance.now();
     if (now >= this.nextTimerAt || (this.dirty && n === 0)) this.timers(now);
   }
@@ -799,7 +835,8 @@ export class DataPlane {
     // Packets wait in the landing zone until flushRx; never let a recvmmsg
     // overwrite them (only reachable after an exception mid-batch).
     if (this.rxCount > 0) this.flushRx();
-    for (let calls = 0; calls < RECV_CALLS_PER_TURN; calls++) {
+    const firstDatagram = this.c[C.recvDatagrams]!;
+    for (let calls = 0; calls < RECV_CALLS_PER_TURN && this.c[C.recvDatagrams]! - firstDatagram < RECV_DATAGRAMS_PER_TURN; calls++) {
       let n: number;
       try {
         n = recvBatch(rs.sock.fd, mb, mb.count);
@@ -846,7 +883,7 @@ export class DataPlane {
       return;
     }
     const type = buf[off]!;
-    if (type >= 1 && type <= 3) return this.enqueueHandshake(buf, off, len, names, nameOff);
+    if (type >= 1 && type <= 3) return this.enqueueHandshake(now, type, buf, off, len, names, nameOff);
     if (device === null) {
       this.c[C.dropOther]!++;
       return;
@@ -942,66 +979,125 @@ export class DataPlane {
 
   // ------------------------------------------------------------ handshakes
 
-  private enqueueHandshake(buf: Uint8Array, off: number, len: number, names: Uint8Array, nameOff: number): void {
-    if (len > HANDSHAKE_MAX_LEN) {
+  /**
+   * enqueueHandshake queues a handshake message for processHandshakes. Under
+   * load, an initiation or response that carries a mac2 is checked at once
+   * (two BLAKE2s MACs) and, when valid, goes to the priority lane: it is the
+   * retry of a peer that proved its address with our cookie.
+   */
+  private enqueueHandshake(now: number, type: number, buf: Uint8Array, off: number, len: number, names: Uint8Array, nameOff: number): void {
+    if (len > MESSAGE_MAX) {
       this.c[C.dropMalformed]!++;
       return;
     }
-    if (this.hqCount === HANDSHAKE_QUEUE) {
-      this.c[C.handshakeQueueDrops]!++;
-      return;
-    }
-    const slot = (this.hqHead + this.hqCount) % HANDSHAKE_QUEUE;
-    this.hqCount++;
-    this.hqData.set(buf.subarray(off, off + len), slot * HANDSHAKE_MAX_LEN);
-    this.hqLen[slot] = len;
-    const nl = this.nameLenAt(names, nameOff);
-    for (let i = 0; i < nl; i++) this.hqName[slot * 32 + i] = names[nameOff + i]!;
-    copyLocalSource(this.hqSrc[slot]!, this.rxSrc);
+    const priority = type !== MESSAGE_COOKIE_REPLY_TYPE && this.hq.underLoad(now) && this.hasValidMac2(now, type, buf, off, len, names, nameOff);
+    const r = this.hq.offer(now, buf, off, len, names, nameOff, this.nameLenAt(names, nameOff), this.rxSrc, priority);
+    if (r === "full") this.c[C.handshakeQueueDrops]!++;
+    else if (r === "source-share") this.c[C.dropHandshakeSourceShare]!++;
   }
 
-  private processHandshakes(now: number): void {
+  private hasValidMac2(now: number, type: number, buf: Uint8Array, off: number, len: number, names: Uint8Array, nameOff: number): boolean {
     const device = this.device;
-    for (let done = 0; done < HANDSHAKES_PER_TURN && this.hqCount > 0; done++) {
-      const slot = this.hqHead;
-      this.hqHead = (this.hqHead + 1) % HANDSHAKE_QUEUE;
-      const underLoad = this.hqCount >= HANDSHAKE_QUEUE / 8;
-      this.hqCount--;
+    if (device === null) return false;
+    const initiation = type === MESSAGE_INITIATION_TYPE;
+    if (len !== (initiation ? MESSAGE_INITIATION_SIZE : MESSAGE_RESPONSE_SIZE)) return false;
+    const mac1Off = initiation ? MESSAGE_INITIATION_OFFSET_MAC1 : MESSAGE_RESPONSE_OFFSET_MAC1;
+    const mac2Off = mac1Off + MAC_LEN;
+    if (isMac2Zero(buf, off, mac2Off)) return false;
+    const src = this.sourceFromName(names, nameOff);
+    const checker = device.cookieChecker;
+    return checker.checkMac1(buf, off, mac1Off) && checker.checkMac2(now, buf, off, mac2Off, src);
+  }
+
+  /** sourceFromName fills src4 or src6 from the sockaddr at names[nameOff] and returns it. */
+  private sourceFromName(names: Uint8Array, nameOff: number): SourceAddr {
+    const v6 = names[nameOff] === 10;
+    const src = v6 ? this.src6 : this.src4;
+    src.port = (names[nameOff + 2]! << 8) | names[nameOff + 3]!;
+    const ipOff = nameOff + (v6 ? 8 : 4);
+    for (let i = 0; i < src.ip.length; i++) src.ip[i] = names[ipOff + i]!;
+    return src;
+  }
+
+  /**
+   * processHandshakes works through the queue, priority lane first, for at
+   * most HANDSHAKE_BUDGET_MS. Cookie replies are batched and sent at the
+   * end; the slots they name stay untouched until then (no offer() runs
+   * while this does).
+   */
+  private processHandshakes(start: number): void {
+    const device = this.device;
+    const hq = this.hq;
+    let now = start;
+    let done = 0;
+    while (hq.depth > 0 && now - start < HANDSHAKE_BUDGET_MS) {
+      const underLoad = hq.underLoad(now);
+      const slot = hq.take();
       if (device === null) {
         this.c[C.dropOther]!++;
         continue;
       }
-      this.c[C.handshakesReceived]!++;
-      const nOff = slot * 32;
-      const family = this.hqName[nOff] === 10 ? 6 : 4;
-      const src = family === 4 ? this.src4 : this.src6;
-      src.port = (this.hqName[nOff + 2]! << 8) | this.hqName[nOff + 3]!;
-      const ipOff = nOff + (family === 4 ? 4 : 8);
-      for (let i = 0; i < src.ip.length; i++) src.ip[i] = this.hqName[ipOff + i]!;
-      const hs = this.hqSrc[slot]!;
-      const r = device.decapsulate(now, src, this.hqData, slot * HANDSHAKE_MAX_LEN, this.hqLen[slot]!, underLoad);
-      if (r.kind === "error") {
-        this.countError(r.code);
-        continue;
-      }
-      const ctx = r.peer === null ? undefined : this.peers.get(r.peer);
-      if (ctx !== undefined) this.roam(ctx, this.hqName, nOff, hs);
-      if (r.kind === "network") {
-        const sock = family === 4 ? this.v4 : this.v6;
-        if (sock !== null) {
-          if (r.isHandshake) this.c[C.handshakesSent]!++;
-          else if (r.peer === null) this.c[C.cookieRepliesSent]!++;
-          // A response answers from the address the initiation came to (now
-          // the peer's sticky source); a cookie reply, from this message's.
-          sock.sender.add(addressOf(r.buf, r.off), r.len, this.hqNameAddr + nOff, family === 4 ? 16 : 28, ctx !== undefined ? ctx.src : hs);
+      if (slot >= hq.capacity) this.c[C.handshakesPrioritized]!++;
+      if (underLoad) this.c[C.handshakesUnderLoad]!++;
+      this.processHandshake(now, device, slot, underLoad);
+      // performance.now() costs ~30 ns; a message under load costs microseconds.
+      if ((++done & 7) === 0 || !underLoad) now = performance.now();
+    }
+    this.flushReplies();
+    this.c[C.handshakeQueueDepth] = hq.depth;
+  }
+
+  private processHandshake(now: number, device: DeviceState, slot: number, underLoad: boolean): void {
+    const hq = this.hq;
+    this.c[C.handshakesReceived]!++;
+    const nOff = hq.nameOffset(slot);
+    const src = this.sourceFromName(hq.names, nOff);
+    const family = src === this.src6 ? 6 : 4;
+    const local = hq.sources[slot]!;
+    const r = device.decapsulate(now, src, hq.data, hq.messageOffset(slot), hq.lens[slot]!, underLoad);
+    if (r.kind === "error") return this.countError(r.code);
+    const ctx = r.peer === null ? undefined : this.peers.get(r.peer);
+    if (ctx !== undefined) this.roam(ctx, hq.names, nOff, local);
+    if (r.kind === "network") {
+      const sock = family === 4 ? this.v4 : this.v6;
+      if (sock !== null) {
+        const nameAddr = this.hqNameAddr + nOff;
+        const nameLen = family === 4 ? 16 : 28;
+        if (r.isHandshake) {
+          this.c[C.handshakesSent]!++;
+          // A response answers from the address the initiation came to (now the peer's sticky source).
+          sock.sender.add(addressOf(r.buf, r.off), r.len, nameAddr, nameLen, ctx !== undefined ? ctx.src : local);
+          sock.sender.flush();
+        } else if (r.peer === null) {
+          this.queueReply(sock, r.buf, r.off, r.len, nameAddr, nameLen, local);
+        } else {
+          sock.sender.add(addressOf(r.buf, r.off), r.len, nameAddr, nameLen, ctx !== undefined ? ctx.src : local);
           sock.sender.flush();
         }
       }
-      if (ctx !== undefined) {
-        this.drainPeer(now, ctx);
-        this.checkHandshake(ctx);
-      }
     }
+    if (ctx !== undefined) {
+      this.drainPeer(now, ctx);
+      this.checkHandshake(ctx);
+    }
+  }
+
+  /** queueReply copies a cookie reply (the protocol reuses its buffer) into the reply batch. */
+  private queueReply(sock: RxSocket, buf: Uint8Array, off: number, len: number, nameAddr: number, nameLen: number, local: LocalSource): void {
+    if (this.replyCount === COOKIE_REPLIES_PER_FLUSH) this.flushReplies();
+    const at = this.replyCount++ * MESSAGE_COOKIE_REPLY_SIZE;
+    const d = this.replies;
+    for (let i = 0; i < len; i++) d[at + i] = buf[off + i]!;
+    this.c[C.cookieRepliesSent]!++;
+    // A cookie reply leaves from the address the message came to.
+    sock.sender.add(this.repliesAddr + at, len, nameAddr, nameLen, local);
+  }
+
+  private flushReplies(): void {
+    if (this.replyCount === 0) return;
+    this.replyCount = 0;
+    if (this.v4 !== null) this.v4.sender.flush();
+    if (this.v6 !== null) this.v6.sender.flush();
   }
 
   private checkHandshake(ctx: PeerCtx): void {

@@ -45,6 +45,11 @@ export const COUNTERS = [
   "handshakesCompleted",
   "handshakeQueueDrops",
   "cookieRepliesSent",
+  // handshake load: messages processed under load, mac2-verified ones taken
+  // first, and the queue's depth at the last turn (a gauge, not a counter)
+  "handshakesUnderLoad",
+  "handshakesPrioritized",
+  "handshakeQueueDepth",
   // drops by reason
   "dropBadMac",
   "dropReplay",
@@ -56,6 +61,7 @@ export const COUNTERS = [
   "dropStagedOverflow",
   "dropUnknownIndex",
   "dropHandshake",
+  "dropHandshakeSourceShare",
   "dropOther",
   // loop health
   "loopIterations",

@@ -15,7 +15,6 @@ import {
   NOISE_AUTHTAG_LEN,
 } from "./constants.ts";
 import type { WireGuardErrorCode } from "./errors.ts";
-import { equalConstantTime, isZero } from "./kdf.ts";
 import type { CookieReplyMessage } from "./messages.ts";
 import { encodeCookieReply } from "./messages.ts";
 
@@ -46,6 +45,8 @@ export class CookieChecker {
   private readonly cookie = new Uint8Array(COOKIE_LEN);
   // ip (≤16) ‖ port (2, big-endian): what the cookie binds.
   private readonly srcBytes = new Uint8Array(18);
+  /** The mac1 a cookie reply is bound to (its AAD), copied out of the message. */
+  private readonly replyAad = new Uint8Array(MAC_LEN);
   private readonly nonce = new Uint8Array(COOKIE_NONCE_LEN);
   private readonly sealed = new Uint8Array(COOKIE_LEN + NOISE_AUTHTAG_LEN);
 
@@ -59,8 +60,9 @@ export class CookieChecker {
 
   /** checkMac1 verifies buf[off+mac1Off, +16) = MAC(HASH("mac1----" ‖ S_pub), buf[off, off+mac1Off)). */
   checkMac1(buf: Uint8Array, off: number, mac1Off: number): boolean {
-    this.crypto.blake2sMac(this.mac1Key, buf.subarray(off, off + mac1Off), this.mac);
-    return equalConstantTime(this.mac, buf.subarray(off + mac1Off, off + mac1Off + MAC_LEN));
+    // Every message of a flood comes through here: no views, no allocation.
+    this.crypto.blake2sMac(this.mac1Key, buf, this.mac, off, mac1Off);
+    return equalAt(this.mac, buf, off + mac1Off);
   }
 
   /**
@@ -70,9 +72,9 @@ export class CookieChecker {
   checkMac2(now: number, buf: Uint8Array, off: number, mac2Off: number, src: SourceAddr): boolean {
     if (now - this.secretBirth > COOKIE_SECRET_MAX_AGE_MS) return false;
     this.makeCookie(src);
-    this.crypto.blake2sMac(this.cookie, buf.subarray(off, off + mac2Off), this.mac);
+    this.crypto.blake2sMac(this.cookie, buf, this.mac, off, mac2Off);
     this.cookie.fill(0);
-    return equalConstantTime(this.mac, buf.subarray(off + mac2Off, off + mac2Off + MAC_LEN));
+    return equalAt(this.mac, buf, off + mac2Off);
   }
 
   /**
@@ -87,7 +89,8 @@ export class CookieChecker {
     }
     this.makeCookie(src);
     this.crypto.randomBytes(this.nonce);
-    const aad = buf.subarray(off + mac1Off, off + mac1Off + MAC_LEN);
+    const aad = this.replyAad;
+    for (let i = 0; i < MAC_LEN; i++) aad[i] = buf[off + mac1Off + i]!;
     this.crypto.xaeadSeal(this.cookieKey, this.nonce, this.cookie, aad, this.sealed);
     this.cookie.fill(0);
     encodeCookieReply(dst, dstOff, receiver, this.nonce, this.sealed);
@@ -105,7 +108,7 @@ export class CookieChecker {
     this.srcBytes.set(src.ip);
     this.srcBytes[n] = src.port >>> 8;
     this.srcBytes[n + 1] = src.port & 0xff;
-    this.crypto.blake2sMac(this.secret, this.srcBytes.subarray(0, n + 2), this.cookie);
+    this.crypto.blake2sMac(this.secret, this.srcBytes, this.cookie, 0, n + 2);
   }
 }
 
@@ -179,5 +182,15 @@ export class CookieGenerator {
 
 /** isMac2Zero reports whether a message carries no cookie mac. */
 export function isMac2Zero(buf: Uint8Array, off: number, mac2Off: number): boolean {
-  return isZero(buf.subarray(off + mac2Off, off + mac2Off + MAC_LEN));
+  let acc = 0;
+  for (let i = off + mac2Off; i < off + mac2Off + MAC_LEN; i++) acc |= buf[i]!;
+  return acc === 0;
+}
+
+/** equalAt compares mac with buf[at, at+mac.length) in constant time, without a view. */
+function equalAt(mac: Uint8Array, buf: Uint8Array, at: number): boolean {
+  if (at + mac.length > buf.length) return false;
+  let acc = 0;
+  for (let i = 0; i < mac.length; i++) acc |= mac[i]! ^ buf[at + i]!;
+  return acc === 0;
 }

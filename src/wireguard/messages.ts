@@ -202,7 +202,8 @@ export function encodeCookieReply(
 ): number {
   writeHeader(buf, off, MESSAGE_COOKIE_REPLY_TYPE);
   writeU32(buf, off + MESSAGE_COOKIE_REPLY_OFFSET_RECEIVER, receiver);
-  buf.set(nonce.subarray(0, COOKIE_NONCE_LEN), off + MESSAGE_COOKIE_REPLY_OFFSET_NONCE);
-  buf.set(encryptedCookie.subarray(0, COOKIE_LEN + NOISE_AUTHTAG_LEN), off + MESSAGE_COOKIE_REPLY_OFFSET_COOKIE);
+  // Byte loops, not set(subarray): a flood makes one reply per message it gets through.
+  for (let i = 0; i < COOKIE_NONCE_LEN; i++) buf[off + MESSAGE_COOKIE_REPLY_OFFSET_NONCE + i] = nonce[i]!;
+  for (let i = 0; i < COOKIE_LEN + NOISE_AUTHTAG_LEN; i++) buf[off + MESSAGE_COOKIE_REPLY_OFFSET_COOKIE + i] = encryptedCookie[i]!;
   return MESSAGE_COOKIE_REPLY_SIZE;
 }

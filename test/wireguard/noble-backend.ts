@@ -103,8 +103,8 @@ export function nobleBackend(seed?: number): CryptoBackend {
       for (const p of parts) h.update(p);
       h.digestInto(out);
     },
-    blake2sMac(key, data, out) {
-      out.set(blake2s(data, { key, dkLen: 16 }));
+    blake2sMac(key, data, out, dataOff = 0, dataLen = data.length - dataOff) {
+      out.set(blake2s(data.subarray(dataOff, dataOff + dataLen), { key, dkLen: 16 }));
     },
     hmacBlake2s(key, out, ...parts) {
       const h = hmac.create(blake2s, key);

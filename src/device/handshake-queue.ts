@@ -1,0 +1,169 @@
+// The bounded queue between the receive loop and handshake processing, and
+// the "under load" verdict it gives (dossier 4.4; WG-GO device/device.go
+// IsUnderLoad, WG-KMOD receive.c). Everything a handshake flood touches
+// lives here, so the data plane can stay cheap for floods and fair to
+// legitimate peers:
+//   - Capacity and threshold are wireguard-go's: 1024 messages, under load
+//     from 1/8 full, and for UNDER_LOAD_AFTER_MS after the last time it was.
+//     Queue drops also count as load: a full queue is the deepest backlog.
+//   - One source (an IPv4 address, an IPv6 /64) may hold at most a quarter of
+//     the queue, so one flooding host cannot crowd out every other peer's
+//     initiation (which then gets its cookie reply and comes back with mac2).
+//   - A priority lane takes messages whose mac2 the data plane verified at
+//     arrival while under load: the retry that proves a peer's address must
+//     not wait behind thousands of cookie-less messages, and is taken first.
+// Storage is one preallocated slab; nothing here allocates per message.
+import { copyLocalSource, type LocalSource, newLocalSource } from "../sys/udp.ts";
+
+/** HANDSHAKE_QUEUE_CAPACITY is wireguard-go's QueueHandshakeSize. */
+export const HANDSHAKE_QUEUE_CAPACITY = 1024;
+/** PRIORITY_CAPACITY bounds the lane for messages with a verified mac2. */
+export const PRIORITY_CAPACITY = 64;
+/** UNDER_LOAD_AFTER_MS is how long the verdict outlives the backlog (WG-GO UnderLoadAfterTime). */
+export const UNDER_LOAD_AFTER_MS = 1000;
+/** MESSAGE_MAX is the largest handshake message kept (initiations are 148 bytes). */
+export const MESSAGE_MAX = 256;
+/** NAME_MAX holds a sockaddr_in6. */
+const NAME_MAX = 32;
+const SOURCE_BUCKETS = 256;
+
+/** Why offer() refused a message. */
+export type OfferRefusal = "full" | "source-share";
+
+export class HandshakeQueue {
+  /** data, lens, names and sources hold each slot's message, its sender's sockaddr and the local address it came to. */
+  readonly data: Uint8Array;
+  readonly lens: Int32Array;
+  readonly names: Uint8Array;
+  readonly sources: LocalSource[];
+  private readonly bucketOfSlot: Uint8Array;
+  private readonly perBucket: Uint16Array;
+  private readonly shareLimit: number;
+  private readonly loadDepth: number;
+  private head = 0;
+  private count = 0;
+  private prioHead = 0;
+  private prioCount = 0;
+  private underLoadUntil = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly capacity = HANDSHAKE_QUEUE_CAPACITY,
+    readonly priorityCapacity = PRIORITY_CAPACITY,
+  ) {
+    const slots = capacity + priorityCapacity;
+    this.data = new Uint8Array(slots * MESSAGE_MAX);
+    this.lens = new Int32Array(slots);
+    this.names = new Uint8Array(slots * NAME_MAX);
+    this.sources = Array.from({ length: slots }, newLocalSource);
+    this.bucketOfSlot = new Uint8Array(slots);
+    this.perBucket = new Uint16Array(SOURCE_BUCKETS);
+    this.shareLimit = Math.max(1, capacity >> 2);
+    this.loadDepth = Math.max(1, capacity >> 3);
+  }
+
+  /** depth is the number of queued messages, both lanes. */
+  get depth(): number {
+    return this.count + this.prioCount;
+  }
+
+  /** underLoad is the verdict for a message taken now: the queue is (or was, within a second) deep. */
+  underLoad(now: number): boolean {
+    if (this.count >= this.loadDepth) this.underLoadUntil = now + UNDER_LOAD_AFTER_MS;
+    return now < this.underLoadUntil;
+  }
+
+  /**
+   * offer copies buf[off, off+len) with its sender's sockaddr (names at
+   * nameOff, nameLen bytes) and local source into a slot, on the priority
+   * lane when `priority`. Returns the slot, or why it was refused; a refusal
+   * puts the queue under load.
+   */
+  offer(
+    now: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    names: Uint8Array,
+    nameOff: number,
+    nameLen: number,
+    local: LocalSource,
+    priority: boolean,
+  ): number | OfferRefusal {
+    let slot: number;
+    if (priority && this.prioCount < this.priorityCapacity) {
+      slot = this.capacity + ((this.prioHead + this.prioCount) % this.priorityCapacity);
+      this.prioCount++;
+    } else {
+      if (this.count === this.capacity) return this.refuse(now, "full");
+      const bucket = sourceBucket(names, nameOff);
+      if (this.perBucket[bucket]! >= this.shareLimit) return this.refuse(now, "source-share");
+      this.perBucket[bucket]!++;
+      slot = (this.head + this.count) % this.capacity;
+      this.count++;
+      this.bucketOfSlot[slot] = bucket;
+    }
+    const d = this.data;
+    const base = slot * MESSAGE_MAX;
+    for (let i = 0; i < len; i++) d[base + i] = buf[off + i]!;
+    this.lens[slot] = len;
+    const n = this.names;
+    const nb = slot * NAME_MAX;
+    for (let i = 0; i < nameLen; i++) n[nb + i] = names[nameOff + i]!;
+    copyLocalSource(this.sources[slot]!, local);
+    return slot;
+  }
+
+  /**
+   * take removes the oldest message, priority lane first, and returns its
+   * slot (-1 when empty). The slot's contents stay valid until the next
+   * offer(), so callers finish with it (and flush sends naming it) first.
+   */
+  take(): number {
+    if (this.prioCount > 0) {
+      const slot = this.capacity + this.prioHead;
+      this.prioHead = (this.prioHead + 1) % this.priorityCapacity;
+      this.prioCount--;
+      return slot;
+    }
+    if (this.count === 0) return -1;
+    const slot = this.head;
+    this.head = (this.head + 1) % this.capacity;
+    this.count--;
+    this.perBucket[this.bucketOfSlot[slot]!]!--;
+    return slot;
+  }
+
+  /** messageOffset and nameOffset locate a slot's bytes in data and names. */
+  messageOffset(slot: number): number {
+    return slot * MESSAGE_MAX;
+  }
+
+  nameOffset(slot: number): number {
+    return slot * NAME_MAX;
+  }
+
+  /** clear empties both lanes (a new identity makes queued messages meaningless). */
+  clear(): void {
+    this.head = this.count = this.prioHead = this.prioCount = 0;
+    this.perBucket.fill(0);
+  }
+
+  private refuse(now: number, why: OfferRefusal): OfferRefusal {
+    this.underLoadUntil = now + UNDER_LOAD_AFTER_MS;
+    return why;
+  }
+}
+
+/**
+ * sourceBucket hashes a sockaddr's host part: the IPv4 address, or the /64
+ * of an IPv6 address (as the kernel's rate limiter keys them), never the
+ * port, which a flooding host chooses freely.
+ */
+export function sourceBucket(names: Uint8Array, nameOff: number): number {
+  const v6 = names[nameOff] === 10;
+  const start = nameOff + (v6 ? 8 : 4);
+  const end = start + (v6 ? 8 : 4);
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ names[i]!, 0x01000193);
+  return (h ^ (h >>> 16) ^ (h >>> 8)) & (SOURCE_BUCKETS - 1);
+}
