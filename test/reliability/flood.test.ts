@@ -8,7 +8,7 @@
 // within 6 s (one REKEY_TIMEOUT retry with the cookie), memory bounded.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { describePrivileged } from "../support/privileges.ts";
-import { pingUntil } from "../support/netns.ts";
+import { iperf3, pingUntil } from "../support/netns.ts";
 import { alive, daemonPid, dropDelta, drops, flood, memoryMB, pingStats, startTopology, udpRcvbufErrors, up, type Topology } from "./harness.ts";
 
 const PREFIX = "rfl";
@@ -18,14 +18,21 @@ const HANDSHAKE_FLOOD_RATE = 20_000;
 /** FRESH_HANDSHAKE_MS: one cookie-less attempt, REKEY_TIMEOUT (5 s), the retry with mac2; wireguard-go takes 5.0 s. */
 const FRESH_HANDSHAKE_MS = 6000;
 const MAX_PING_LOSS_PERCENT = 1;
+/** MIN_THROUGHPUT_SHARE: TCP through the flooded responder keeps at least half its unflooded rate. */
+const MIN_THROUGHPUT_SHARE = 0.5;
+const TCP_SECONDS = 2;
+/** BACKGROUND_DROPS: drops of other reasons a flood's few seconds may see anyway. */
+const BACKGROUND_DROPS = 5;
 
-describePrivileged("reliability: floods against an established tunnel", { root: true, commands: ["ip", "ping", "nstat"] }, () => {
+describePrivileged("reliability: floods against an established tunnel", { root: true, commands: ["ip", "ping", "nstat", "iperf3"] }, () => {
   let t: Topology;
   let pidB = 0;
+  let unfloodedBps = 0;
 
   beforeAll(async () => {
     t = await startTopology(PREFIX, 70, 52110);
     pidB = daemonPid(t.nsB, t.names.b);
+    unfloodedBps = (await iperf3(t.nsA, t.nsB, t.inner.b, { seconds: TCP_SECONDS, port: 5311 })).bitsPerSecond;
   }, 60_000);
 
   afterAll(() => t?.stop());
@@ -33,7 +40,8 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
   test.each([
     ["garbage", ["dropMalformed", "dropTruncated"]],
     ["transport", ["dropUnknownIndex"]],
-    ["bad-mac1-init", ["dropBadMac"]],
+    // Initiations wait in the handshake queue before their mac1 is checked; one source may hold only a share of it.
+    ["bad-mac1-init", ["dropBadMac", "dropHandshakeSourceShare", "handshakeQueueDrops"]],
   ] as const)("a %s flood at the sender's full rate is counted as dropped and the tunnel carries on", async (kind, reasons) => {
     const before = drops(t.bin, t.names.b);
     const kernelBefore = udpRcvbufErrors(t.nsB);
@@ -49,7 +57,8 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
     expect(counted).toBeGreaterThan(0);
     expect(counted + kernel).toBeGreaterThanOrEqual(r.sent * 0.5);
     expect(counted).toBeLessThanOrEqual(r.sent);
-    for (const k of Object.keys(delta)) if (!(reasons as readonly string[]).includes(k)) expect(`${k}: ${delta[k]}`).toBe(`${k}: 0`);
+    // Other reasons stay at the background's level (the kernel's own IPv6 chatter on the TUN is a no-route drop).
+    for (const k of Object.keys(delta)) if (!(reasons as readonly string[]).includes(k)) expect(delta[k]!).toBeLessThanOrEqual(BACKGROUND_DROPS);
     // Nothing of it deserved an answer.
     expect(r.received).toEqual({});
     const p = await pingStats(t.nsA, t.inner.b, 5, 0.2);
@@ -57,9 +66,9 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
     expect(memoryMB(pidB).peak).toBeLessThanOrEqual(RSS_LIMIT_MB);
   }, 30_000);
 
-  test(`a ${HANDSHAKE_FLOOD_RATE}/s flood of valid-mac1 initiations: cookie replies, ≤ ${MAX_PING_LOSS_PERCENT} % loss on the session, a new peer within ${FRESH_HANDSHAKE_MS / 1000} s, RSS ≤ ${RSS_LIMIT_MB} MB`, async () => {
+  test(`a ${HANDSHAKE_FLOOD_RATE}/s flood of valid-mac1 initiations: cookie replies, ≤ ${MAX_PING_LOSS_PERCENT} % loss and ≥ ${MIN_THROUGHPUT_SHARE * 100} % throughput on the session, a new peer within ${FRESH_HANDSHAKE_MS / 1000} s, RSS ≤ ${RSS_LIMIT_MB} MB`, async () => {
     await pingUntil(t.nsA, t.inner.b);
-    const seconds = 14;
+    const seconds = 16;
     const floodDone = flood(t.nsF, ["--target", `${t.bOuterForF}:${t.ports.b}`, "--pubkey", t.keys.b.pub, "--kind", "mac1-init", "--rate", String(HANDSHAKE_FLOOD_RATE), "--seconds", String(seconds)]);
     const startedAt = performance.now();
     await Bun.sleep(1500); // the responder's backlog builds: measure in the steady state
@@ -68,7 +77,7 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
     up(t.bin, t.nsA, t.configs.c);
     const freshStart = performance.now();
     let freshMs: number | null = null;
-    while (performance.now() - freshStart < FRESH_HANDSHAKE_MS + 4000 && performance.now() - startedAt < (seconds - 1) * 1000) {
+    while (performance.now() - freshStart < FRESH_HANDSHAKE_MS + 4000 && performance.now() - startedAt < (seconds - TCP_SECONDS - 2) * 1000) {
       const out = t.nsA.exec(["ping", "-c", "1", "-W", "1", t.inner.bForC], { allowFail: true });
       if (out.includes(" 0% packet loss")) {
         freshMs = performance.now() - freshStart;
@@ -76,12 +85,16 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
       }
     }
     const p = await session;
+    const tcpBps = await iperf3(t.nsA, t.nsB, t.inner.b, { seconds: TCP_SECONDS, port: 5311 }).then(
+      (r) => r.bitsPerSecond,
+      () => 0, // iperf3 could not even connect
+    );
     const stillFlooding = performance.now() - startedAt < seconds * 1000;
     const r = await floodDone;
     const mem = memoryMB(pidB);
     console.log(
       `handshake flood ${HANDSHAKE_FLOOD_RATE}/s: sent ${r.sent} (${Math.round(r.sentPerSecond)} pps), cookie replies ${r.cookieReplies}, other replies ${JSON.stringify(r.received)}; ` +
-        `session ping loss ${p.lossPercent.toFixed(1)} % (avg ${p.avgMs ?? "-"} ms); new peer's handshake ${freshMs === null ? "none" : (freshMs / 1000).toFixed(2) + " s"}; B RSS ${mem.rss.toFixed(0)} MB, peak ${mem.peak.toFixed(0)} MB`,
+        `session ping loss ${p.lossPercent.toFixed(1)} % (avg ${p.avgMs ?? "-"} ms), TCP ${(tcpBps / 1e6).toFixed(0)} of ${(unfloodedBps / 1e6).toFixed(0)} Mb/s unflooded; new peer's handshake ${freshMs === null ? "none" : (freshMs / 1000).toFixed(2) + " s"}; B RSS ${mem.rss.toFixed(0)} MB, peak ${mem.peak.toFixed(0)} MB`,
     );
     expect(stillFlooding).toBe(true);
     expect(alive(pidB)).toBe(true);
@@ -89,6 +102,7 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
     expect(r.sentPerSecond).toBeGreaterThan(HANDSHAKE_FLOOD_RATE * 0.8);
     expect(r.cookieReplies).toBeGreaterThan(0);
     expect(p.lossPercent).toBeLessThanOrEqual(MAX_PING_LOSS_PERCENT);
+    expect(tcpBps).toBeGreaterThanOrEqual(unfloodedBps * MIN_THROUGHPUT_SHARE);
     expect(freshMs).not.toBeNull();
     expect(freshMs!).toBeLessThanOrEqual(FRESH_HANDSHAKE_MS);
     expect(mem.peak).toBeLessThanOrEqual(RSS_LIMIT_MB);
