@@ -37,6 +37,10 @@ export interface SoakFigures {
   secondsBelowHalfCap: number;
   retransmits: number;
   handshakes: { a: number; b: number };
+  /** rekeyAtSeconds: when a new handshake (after the first) was first seen, on either side */
+  rekeyAtSeconds: number[];
+  /** minMbpsAtRekey: the lowest second within ±2 s of a rekey (null without one) */
+  minMbpsAtRekey: number | null;
   rssMB: { side: "A" | "B"; first: number; afterWarmUp: number; last: number; peak: number; drift: number }[];
 }
 
@@ -64,16 +68,23 @@ async function soakOne(impl: Impl, seconds: number, rate: string, seq: number, k
     const nsOf = [s.a, s.b];
     const rss: number[][] = s.daemons.map(() => []);
     const seen: Set<number>[] = s.daemons.map(() => new Set());
+    const rekeys: number[] = [];
+    let t0 = 0;
     const sample = () => {
       s.daemons.forEach((d, i) => {
         rss[i]!.push(rssMB(d.pid));
         const t = latestHandshake(nsOf[i]!, names[i]!);
-        if (t > 0) seen[i]!.add(t);
+        if (t > 0 && !seen[i]!.has(t)) {
+          seen[i]!.add(t);
+          const at = Math.round((performance.now() - t0) / 1000);
+          if (seen[i]!.size > 1 && !rekeys.some((r) => Math.abs(r - at) <= 2)) rekeys.push(at);
+        }
       });
     };
     const srv = spawnIn(s.b, ["iperf3", "-s", "-1", "-p", "5201", "-B", s.target]);
     try {
       for (let i = 0; i < 200 && s.b.exec(["ss", "-Htln", "sport = :5201"], { allowFail: true }).trim() === ""; i++) await Bun.sleep(20);
+      t0 = performance.now();
       sample();
       const cli = spawnIn(s.a, ["iperf3", "-c", s.target, "-p", "5201", "-t", String(seconds), "-b", rate, "-i", "1", "-J"]);
       const timer = setInterval(() => {
@@ -91,6 +102,8 @@ async function soakOne(impl: Impl, seconds: number, rate: string, seq: number, k
       const mbps = report.intervals.map((i) => i.sum.bits_per_second / 1e6);
       const sorted = [...mbps].sort((a, b) => a - b);
       const cap = parseRate(rate);
+      // Interval i covers seconds [i, i+1) of the run.
+      const nearRekey = mbps.filter((_, i) => rekeys.some((r) => Math.abs(i - r) <= 2));
       return {
         impl: impl.id,
         seconds,
@@ -100,6 +113,8 @@ async function soakOne(impl: Impl, seconds: number, rate: string, seq: number, k
         secondsBelowHalfCap: mbps.filter((m) => m * 1e6 < cap / 2).length,
         retransmits: report.end?.sum_sent?.retransmits ?? 0,
         handshakes: { a: seen[0]!.size, b: seen[1]!.size },
+        rekeyAtSeconds: rekeys,
+        minMbpsAtRekey: nearRekey.length === 0 ? null : Math.min(...nearRekey),
         rssMB: s.daemons.map((d, i) => {
           const xs = rss[i]!;
           const warm = xs[Math.min(WARM_UP_S, xs.length - 1)]!;
@@ -120,12 +135,12 @@ function markdown(results: SoakFigures[], rate: string): string {
   const lines = [
     `### Soak: ${results[0]?.seconds ?? 0} s of TCP capped at ${rate}bit/s (iperf3 -b), rekeys every 120 s`,
     "",
-    "| implementation | min Mb/s (1 s) | median Mb/s | seconds < half cap | retransmits | handshakes seen A / B | RSS A first / warm / last / peak MB | drift A MB | RSS B first / warm / last / peak MB | drift B MB |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| implementation | min Mb/s (1 s) | min Mb/s ±2 s of a rekey | median Mb/s | seconds < half cap | retransmits | handshakes seen A / B (rekeys at s) | RSS A first / warm / last / peak MB | drift A MB | RSS B first / warm / last / peak MB | drift B MB |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     ...results.map((r) => {
       const [a, b] = r.rssMB;
       const mem = (m: NonNullable<typeof a>) => `${f(m.first)} / ${f(m.afterWarmUp)} / ${f(m.last)} / ${f(m.peak)}`;
-      return `| ${r.impl} | ${f(r.minMbps)} | ${f(r.medianMbps)} | ${r.secondsBelowHalfCap} | ${r.retransmits} | ${r.handshakes.a} / ${r.handshakes.b} | ${mem(a!)} | ${f(a!.drift)} | ${mem(b!)} | ${f(b!.drift)} |`;
+      return `| ${r.impl} | ${f(r.minMbps)} | ${r.minMbpsAtRekey === null ? "-" : f(r.minMbpsAtRekey)} | ${f(r.medianMbps)} | ${r.secondsBelowHalfCap} | ${r.retransmits} | ${r.handshakes.a} / ${r.handshakes.b} (${r.rekeyAtSeconds.join(", ") || "none"}) | ${mem(a!)} | ${f(a!.drift)} | ${mem(b!)} | ${f(b!.drift)} |`;
     }),
   ];
   return lines.join("\n") + "\n";
