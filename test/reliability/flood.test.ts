@@ -27,12 +27,10 @@ const BACKGROUND_DROPS = 5;
 describePrivileged("reliability: floods against an established tunnel", { root: true, commands: ["ip", "ping", "nstat", "iperf3"] }, () => {
   let t: Topology;
   let pidB = 0;
-  let unfloodedBps = 0;
 
   beforeAll(async () => {
     t = await startTopology(PREFIX, 70, 52110);
     pidB = daemonPid(t.nsB, t.names.b);
-    unfloodedBps = (await iperf3(t.nsA, t.nsB, t.inner.b, { seconds: TCP_SECONDS, port: 5311 })).bitsPerSecond;
   }, 60_000);
 
   afterAll(() => t?.stop());
@@ -68,6 +66,8 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
 
   test(`a ${HANDSHAKE_FLOOD_RATE}/s flood of valid-mac1 initiations: cookie replies, ≤ ${MAX_PING_LOSS_PERCENT} % loss and ≥ ${MIN_THROUGHPUT_SHARE * 100} % throughput on the session, a new peer within ${FRESH_HANDSHAKE_MS / 1000} s, RSS ≤ ${RSS_LIMIT_MB} MB`, async () => {
     await pingUntil(t.nsA, t.inner.b);
+    // Measured right before the flood: the machine's other load moves it a lot from minute to minute.
+    const unfloodedBps = (await iperf3(t.nsA, t.nsB, t.inner.b, { seconds: TCP_SECONDS, port: 5311 })).bitsPerSecond;
     const seconds = 16;
     const floodDone = flood(t.nsF, ["--target", `${t.bOuterForF}:${t.ports.b}`, "--pubkey", t.keys.b.pub, "--kind", "mac1-init", "--rate", String(HANDSHAKE_FLOOD_RATE), "--seconds", String(seconds)]);
     const startedAt = performance.now();
@@ -98,8 +98,10 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
     );
     expect(stillFlooding).toBe(true);
     expect(alive(pidB)).toBe(true);
-    // Two shared cores: the generator competes with the daemon it floods, so allow it to fall a little short.
-    expect(r.sentPerSecond).toBeGreaterThan(HANDSHAKE_FLOOD_RATE * 0.8);
+    // Two shared cores: the generator competes with the daemon it floods (and with
+    // everything else on the machine), so allow it to fall short; 14k/s is still
+    // more than the pre-fix responder's ~11k DH/s.
+    expect(r.sentPerSecond).toBeGreaterThan(HANDSHAKE_FLOOD_RATE * 0.7);
     expect(r.cookieReplies).toBeGreaterThan(0);
     expect(p.lossPercent).toBeLessThanOrEqual(MAX_PING_LOSS_PERCENT);
     expect(tcpBps).toBeGreaterThanOrEqual(unfloodedBps * MIN_THROUGHPUT_SHARE);
