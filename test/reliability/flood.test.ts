@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { describePrivileged } from "../support/privileges.ts";
 import { iperf3, pingUntil } from "../support/netns.ts";
-import { alive, daemonPid, dropDelta, drops, flood, memoryMB, pingStats, startTopology, udpRcvbufErrors, up, type Topology } from "./harness.ts";
+import { alive, daemonPid, down, dropDelta, drops, flood, memoryMB, pingStats, startTopology, udpRcvbufErrors, up, type Topology } from "./harness.ts";
 
 const PREFIX = "rfl";
 /** RSS_LIMIT_MB is issue 11's bound for a daemon under attack. */
@@ -64,12 +64,25 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
     expect(memoryMB(pidB).peak).toBeLessThanOrEqual(RSS_LIMIT_MB);
   }, 30_000);
 
-  test(`a ${HANDSHAKE_FLOOD_RATE}/s flood of valid-mac1 initiations: cookie replies, ≤ ${MAX_PING_LOSS_PERCENT} % loss and ≥ ${MIN_THROUGHPUT_SHARE * 100} % throughput on the session, a new peer within ${FRESH_HANDSHAKE_MS / 1000} s, RSS ≤ ${RSS_LIMIT_MB} MB`, async () => {
+  interface HandshakeFlood {
+    sentPerSecond: number;
+    cookieReplies: number;
+    lossPercent: number;
+    tcpShare: number;
+    freshMs: number | null;
+    peakMB: number;
+    stillFlooding: boolean;
+  }
+
+  /** handshakeFlood floods B with valid-mac1 initiations at rate while measuring the session, TCP and a new peer (C). */
+  const handshakeFlood = async (rate: string): Promise<HandshakeFlood> => {
     await pingUntil(t.nsA, t.inner.b);
+    // C must handshake from scratch: a fresh daemon has no session, whatever B remembers.
+    down(t.bin, t.nsA, t.names.c);
     // Measured right before the flood: the machine's other load moves it a lot from minute to minute.
     const unfloodedBps = (await iperf3(t.nsA, t.nsB, t.inner.b, { seconds: TCP_SECONDS, port: 5311 })).bitsPerSecond;
     const seconds = 16;
-    const floodDone = flood(t.nsF, ["--target", `${t.bOuterForF}:${t.ports.b}`, "--pubkey", t.keys.b.pub, "--kind", "mac1-init", "--rate", String(HANDSHAKE_FLOOD_RATE), "--seconds", String(seconds)]);
+    const floodDone = flood(t.nsF, ["--target", `${t.bOuterForF}:${t.ports.b}`, "--pubkey", t.keys.b.pub, "--kind", "mac1-init", "--rate", rate, "--seconds", String(seconds)]);
     const startedAt = performance.now();
     await Bun.sleep(1500); // the responder's backlog builds: measure in the steady state
     // The established session, and a new peer (C, configured on B) handshaking at the same time.
@@ -93,20 +106,39 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
     const r = await floodDone;
     const mem = memoryMB(pidB);
     console.log(
-      `handshake flood ${HANDSHAKE_FLOOD_RATE}/s: sent ${r.sent} (${Math.round(r.sentPerSecond)} pps), cookie replies ${r.cookieReplies}, other replies ${JSON.stringify(r.received)}; ` +
+      `handshake flood ${rate}/s: sent ${r.sent} (${Math.round(r.sentPerSecond)} pps), cookie replies ${r.cookieReplies}, other replies ${JSON.stringify(r.received)}; ` +
         `session ping loss ${p.lossPercent.toFixed(1)} % (avg ${p.avgMs ?? "-"} ms), TCP ${(tcpBps / 1e6).toFixed(0)} of ${(unfloodedBps / 1e6).toFixed(0)} Mb/s unflooded; new peer's handshake ${freshMs === null ? "none" : (freshMs / 1000).toFixed(2) + " s"}; B RSS ${mem.rss.toFixed(0)} MB, peak ${mem.peak.toFixed(0)} MB`,
     );
-    expect(stillFlooding).toBe(true);
     expect(alive(pidB)).toBe(true);
+    return { sentPerSecond: r.sentPerSecond, cookieReplies: r.cookieReplies, lossPercent: p.lossPercent, tcpShare: tcpBps / unfloodedBps, freshMs, peakMB: mem.peak, stillFlooding };
+  };
+
+  test(`a ${HANDSHAKE_FLOOD_RATE}/s flood of valid-mac1 initiations: cookie replies, ≤ ${MAX_PING_LOSS_PERCENT} % loss and ≥ ${MIN_THROUGHPUT_SHARE * 100} % throughput on the session, a new peer within ${FRESH_HANDSHAKE_MS / 1000} s, RSS ≤ ${RSS_LIMIT_MB} MB`, async () => {
+    const f = await handshakeFlood(String(HANDSHAKE_FLOOD_RATE));
+    expect(f.stillFlooding).toBe(true);
     // Two shared cores: the generator competes with the daemon it floods (and with
     // everything else on the machine), so allow it to fall short; 14k/s is still
     // more than the pre-fix responder's ~11k DH/s.
-    expect(r.sentPerSecond).toBeGreaterThan(HANDSHAKE_FLOOD_RATE * 0.7);
-    expect(r.cookieReplies).toBeGreaterThan(0);
-    expect(p.lossPercent).toBeLessThanOrEqual(MAX_PING_LOSS_PERCENT);
-    expect(tcpBps).toBeGreaterThanOrEqual(unfloodedBps * MIN_THROUGHPUT_SHARE);
-    expect(freshMs).not.toBeNull();
-    expect(freshMs!).toBeLessThanOrEqual(FRESH_HANDSHAKE_MS);
-    expect(mem.peak).toBeLessThanOrEqual(RSS_LIMIT_MB);
+    expect(f.sentPerSecond).toBeGreaterThan(HANDSHAKE_FLOOD_RATE * 0.7);
+    expect(f.cookieReplies).toBeGreaterThan(0);
+    expect(f.lossPercent).toBeLessThanOrEqual(MAX_PING_LOSS_PERCENT);
+    expect(f.tcpShare).toBeGreaterThanOrEqual(MIN_THROUGHPUT_SHARE);
+    expect(f.freshMs).not.toBeNull();
+    expect(f.freshMs!).toBeLessThanOrEqual(FRESH_HANDSHAKE_MS);
+    expect(f.peakMB).toBeLessThanOrEqual(RSS_LIMIT_MB);
+  }, 60_000);
+
+  // At the sender's maximum the throughput share is logged, not asserted: on
+  // two shared cores the sender, both daemons and iperf3 compete, and neither
+  // tunnel (31 %) nor wireguard-go (23 %) kept half in bench/flood.ts.
+  test(`a flood at the sender's full rate: cookie replies, ≤ ${MAX_PING_LOSS_PERCENT} % loss on the session, a new peer within ${FRESH_HANDSHAKE_MS / 1000} s, RSS ≤ ${RSS_LIMIT_MB} MB`, async () => {
+    const f = await handshakeFlood("max");
+    expect(f.stillFlooding).toBe(true);
+    expect(f.sentPerSecond).toBeGreaterThan(HANDSHAKE_FLOOD_RATE);
+    expect(f.cookieReplies).toBeGreaterThan(0);
+    expect(f.lossPercent).toBeLessThanOrEqual(MAX_PING_LOSS_PERCENT);
+    expect(f.freshMs).not.toBeNull();
+    expect(f.freshMs!).toBeLessThanOrEqual(FRESH_HANDSHAKE_MS);
+    expect(f.peakMB).toBeLessThanOrEqual(RSS_LIMIT_MB);
   }, 60_000);
 });
