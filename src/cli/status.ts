@@ -52,6 +52,20 @@ function dropLabel(key: string): string {
     .trim();
 }
 
+/**
+ * handshakeLine says what handshake processing is doing, and under a flood
+ * how the device defends itself: messages answered with cookie replies
+ * instead of a Diffie-Hellman, retries with a valid mac2 taken first, and
+ * the queue's depth right now.
+ */
+function handshakeLine(c: DeviceStatus["counters"]): string {
+  let line = `  handshakes: ${c.handshakesReceived} received, ${c.handshakesSent} sent, ${c.handshakesCompleted} completed`;
+  if (c.handshakesUnderLoad > 0 || c.cookieRepliesSent > 0) {
+    line += `; under load for ${c.handshakesUnderLoad} (answered ${c.cookieRepliesSent} with cookie replies, ${c.handshakesPrioritized} mac2 retries taken first), queue depth ${c.handshakeQueueDepth}`;
+  }
+  return line;
+}
+
 /** renderStatus is the human form of a DeviceStatus. */
 export function renderStatus(s: DeviceStatus, now: number): string {
   const d = s.derived;
@@ -66,6 +80,7 @@ export function renderStatus(s: DeviceStatus, now: number): string {
   ];
   const drops = Object.entries(s.drops).filter(([, n]) => n > 0);
   lines.push(`  drops: ${drops.length === 0 ? "none" : drops.map(([k, n]) => `${dropLabel(k)} ${n}`).join(", ")}`);
+  lines.push(handshakeLine(s.counters));
   if (s.counters.stickySourceResets > 0) {
     lines.push(`  sticky sources reset: ${s.counters.stickySourceResets} (the kernel refused a local address we answered a peer from; routing picked again)`);
   }
