@@ -51,7 +51,7 @@ export interface DeviceOptions {
   log: DeviceLogger;
   /** An inherited, already-open TUN fd (re-exec like wireguard-go's WG_TUN_FD); interfaceName is then informational. */
   tunFd?: number;
-  /** MTU to set on a TUN we create (the CLI usually sets it with `ip`). */
+  /** MTU to set on a TUN we create (default DEFAULT_TUN_MTU; `tunnel up` then sets the config's with `ip`). */
   mtu?: number;
   /** How often the main thread checks link state and MTU (ms); default 250. */
   linkPollMs?: number;
@@ -104,6 +104,13 @@ interface MirrorPeer {
 }
 
 const STOP_TIMEOUT_MS = 2000;
+/**
+ * DEFAULT_TUN_MTU is what a new interface starts with: 1500 − 80 (the
+ * largest IPv6 + UDP + WireGuard overhead), wireguard-go's DefaultMTU and the
+ * kernel module's default. The kernel's TUN default (1500) would make every
+ * full-size inner packet need a fragmented outer one.
+ */
+export const DEFAULT_TUN_MTU = 1420;
 
 function clamp(key: Uint8Array): Uint8Array {
   const out = new Uint8Array(key);
@@ -157,7 +164,7 @@ export class Device implements UapiDevice {
   static async create(opts: DeviceOptions): Promise<Device> {
     const env = opts.env;
     const { backend, warning } = selectBackend(env);
-    const tun = opts.tunFd !== undefined ? TunDevice.adopt(opts.tunFd, { env, mtu: opts.mtu }) : TunDevice.open(opts.interfaceName, { env, mtu: opts.mtu });
+    const tun = opts.tunFd !== undefined ? TunDevice.adopt(opts.tunFd, { env, mtu: opts.mtu }) : TunDevice.open(opts.interfaceName, { env, mtu: opts.mtu ?? DEFAULT_TUN_MTU });
     let sockets: SocketPair | null = null;
     let wakeFd = -1;
     try {
@@ -171,7 +178,7 @@ export class Device implements UapiDevice {
       try {
         mtu = tun.mtu();
       } catch {
-        mtu = opts.mtu ?? 1420;
+        mtu = opts.mtu ?? DEFAULT_TUN_MTU;
       }
       const init: WorkerInit = {
         tunFd: tun.fd,

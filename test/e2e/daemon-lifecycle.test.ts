@@ -1,7 +1,7 @@
 // The wireguard-go-compatible daemon as wg(8) sees it: `wg setconf` and
-// `wg syncconf` against a live `tunnel -f`, and the daemon exiting when its
-// UAPI socket file is removed. (The UDP GSO EIO fallback is covered in
-// test/device/udp-sender-eio.test.ts.)
+// `wg syncconf` against a live `tunnel -f`, the daemon exiting when its
+// UAPI socket file is removed, and the MTU a fresh interface starts with.
+// (The UDP GSO EIO fallback is covered in test/device/udp-sender-eio.test.ts.)
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -61,6 +61,18 @@ describePrivileged("daemon lifecycle against wg(8) and the kernel", { root: true
       expect(nsA.exec(["ip", "link", "show", D], { allowFail: true })).toBe("");
     } finally {
       daemon.kill();
+    }
+  });
+
+  test("a fresh `tunnel IFNAME` (wg-quick's command line) has MTU 1420, as wireguard-go and the kernel", async () => {
+    const M = `tlm${TAG}`;
+    try {
+      // Background start returns once the socket listens, like wireguard-go.
+      nsA.exec([bin, M]);
+      const link = JSON.parse(nsA.ip("-j", "link", "show", "dev", M)) as { mtu: number }[];
+      expect(link[0]!.mtu).toBe(1420);
+    } finally {
+      down(bin, nsA, M);
     }
   });
 });
