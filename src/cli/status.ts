@@ -125,13 +125,15 @@ async function show(name: string): Promise<Shown | null> {
   }
   if (state.kind === "absent") return null;
   if (state.kind === "stale") return staleEntry(name, state.files);
+  // The run directories are shared by every namespace: say when the interface is not in ours.
+  const where = (text: string) => (state.otherNetns ? text.replace(/\n/, `\n  network namespace: another one (daemon pid ${state.pid})\n`) : text);
   try {
     const s = (await queryStatus(name, DEFAULT_STATUS_RUN_DIR)) as DeviceStatus;
-    return { doc: s, text: renderStatus(s, Date.now()), live: true };
+    return { doc: s, text: where(renderStatus(s, Date.now())), live: true };
   } catch {
     try {
       const w = await uapiGet(name);
-      return { doc: { interfaceName: name, uapiOnly: true, ...w }, text: renderUapiOnly(name, w), live: true };
+      return { doc: { interfaceName: name, uapiOnly: true, ...w }, text: where(renderUapiOnly(name, w)), live: true };
     } catch (e) {
       const reason = `not answering (${(e as Error).message})`;
       return { doc: { interfaceName: name, running: true, error: reason }, text: `interface: ${name} (${reason})`, live: false };

@@ -119,6 +119,8 @@ describePrivileged("operator faults: stale files, names taken, non-root (compile
     expect(wg("show", N, "listen-port").trim()).toBe(before);
     expect(nsB.exec(["ip", "link", "show", N], { allowFail: true })).toBe("");
     expect(tunnelIn(bin, nsA, ["status", N]).code).toBe(0);
+    // status still shows it from the other namespace, and says so.
+    expect(tunnelIn(bin, nsB, ["status", N]).stdout).toContain(`interface: ${N}\n  network namespace: another one (daemon pid ${daemonPid(N)})`);
   }, 20_000);
 
   test("a leftover veth with the interface's name is named as such", () => {
