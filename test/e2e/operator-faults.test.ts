@@ -93,6 +93,18 @@ describePrivileged("operator faults: stale files, names taken, non-root (compile
     expect(tunnelIn(bin, nsA, ["status", L]).code).toBe(0);
   }, 30_000);
 
+  test("after kill -9, up starts a fresh daemon over the stale files", async () => {
+    up(bin, nsA, config(K, 51960, 1));
+    const pid = daemonPid(K);
+    process.kill(pid, "SIGKILL");
+    await until(`${K}'s daemon to die`, () => !alive(pid), 5000);
+    const again = tunnelIn(bin, nsA, ["up", join(dir, `${K}.toml`), "--json"]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ interface: K, changed: true });
+    expect(daemonPid(K)).not.toBe(pid);
+    expect(tunnelIn(bin, nsA, ["status", K]).code).toBe(0);
+  }, 30_000);
+
   test.each([
     ["SIGTERM", () => process.kill(daemonPid(X), "SIGTERM")],
     ["its link deleted", () => nsA.ip("link", "delete", X)],
