@@ -17,7 +17,7 @@ import { spawn } from "node:child_process";
 import { Device } from "../device/device.ts";
 import { startStatusServer } from "../device/status-socket.ts";
 import { startUapiServer } from "../device/uapi/server.ts";
-import { socketOwner } from "../device/uapi/socket-owner.ts";
+import { netnsOf, socketOwner } from "../device/uapi/socket-owner.ts";
 import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../device/uapi/socket-file.ts";
 import { forgetApplied } from "./applied-state.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -77,7 +77,8 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
       onSocketRemoved: () => void shutdown("UAPI socket removed"),
       log: (m) => log.debug(m),
     });
-    status = await startStatusServer(device.name, () => device.status());
+    const daemon = { pid: process.pid, netns: netnsOf("self") };
+    status = await startStatusServer(device.name, () => ({ ...device.status(), daemon }));
   } catch (e) {
     await device.close();
     throw new CliError(`${interfaceName}: cannot serve UAPI: ${(e as Error).message}`, EXIT.UNAVAILABLE);

@@ -11,6 +11,7 @@ import type { DeviceStatus } from "../device/device.ts";
 import { DEFAULT_STATUS_RUN_DIR, queryStatus } from "../device/status-socket.ts";
 import { uapiGet, type LiveWgState } from "../device/uapi/client.ts";
 import { DEFAULT_UAPI_RUN_DIR } from "../device/uapi/socket-file.ts";
+import { netnsOf } from "../device/uapi/socket-owner.ts";
 import { daemonState } from "./daemon-state.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { writeData } from "./log.ts";
@@ -113,8 +114,25 @@ function staleEntry(name: string, files: string[]): Shown {
   };
 }
 
-/** show reads one interface; null when nothing of it exists. */
+/** inAnotherNetns adds the namespace line under the header of an interface served from elsewhere. */
+function inAnotherNetns(text: string, pid: number | null): string {
+  return text.replace(/\n/, `\n  network namespace: another one (daemon pid ${pid ?? "unknown"})\n`);
+}
+
+/**
+ * show reads one interface; null when nothing of it exists. Our daemon's
+ * status socket answers first (it says where it runs); only when it does
+ * not are the sockets probed: stale, another implementation, or not running.
+ */
 async function show(name: string): Promise<Shown | null> {
+  try {
+    const s = (await queryStatus(name, DEFAULT_STATUS_RUN_DIR)) as DeviceStatus;
+    const text = renderStatus(s, Date.now());
+    const elsewhere = s.daemon !== undefined && s.daemon.netns !== null && s.daemon.netns !== netnsOf("self");
+    return { doc: s, text: elsewhere ? inAnotherNetns(text, s.daemon!.pid) : text, live: true };
+  } catch {
+    // not ours, or not running: find out below
+  }
   let state: ReturnType<typeof daemonState>;
   try {
     state = daemonState(name, "status");
@@ -125,19 +143,13 @@ async function show(name: string): Promise<Shown | null> {
   }
   if (state.kind === "absent") return null;
   if (state.kind === "stale") return staleEntry(name, state.files);
-  // The run directories are shared by every namespace: say when the interface is not in ours.
-  const where = (text: string) => (state.otherNetns ? text.replace(/\n/, `\n  network namespace: another one (daemon pid ${state.pid})\n`) : text);
   try {
-    const s = (await queryStatus(name, DEFAULT_STATUS_RUN_DIR)) as DeviceStatus;
-    return { doc: s, text: where(renderStatus(s, Date.now())), live: true };
-  } catch {
-    try {
-      const w = await uapiGet(name);
-      return { doc: { interfaceName: name, uapiOnly: true, ...w }, text: where(renderUapiOnly(name, w)), live: true };
-    } catch (e) {
-      const reason = `not answering (${(e as Error).message})`;
-      return { doc: { interfaceName: name, running: true, error: reason }, text: `interface: ${name} (${reason})`, live: false };
-    }
+    const w = await uapiGet(name);
+    const text = renderUapiOnly(name, w);
+    return { doc: { interfaceName: name, uapiOnly: true, ...w }, text: state.otherNetns ? inAnotherNetns(text, state.pid) : text, live: true };
+  } catch (e) {
+    const reason = `not answering (${(e as Error).message})`;
+    return { doc: { interfaceName: name, running: true, error: reason }, text: `interface: ${name} (${reason})`, live: false };
   }
 }
 

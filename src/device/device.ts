@@ -91,6 +91,8 @@ export interface DeviceStatus {
   };
   drops: Record<string, number>;
   peers: PeerStatus[];
+  /** Who serves it: added by the daemon behind the status socket (the run directories are shared by every namespace). */
+  daemon?: { pid: number; netns: string | null };
 }
 
 interface MirrorPeer {

@@ -16,7 +16,8 @@ export type SocketOwner =
   | { state: "listening"; pid: number | null; sameNetns: boolean | null }
   | { state: "error"; reason: string };
 
-function netnsOf(pid: number | "self"): string | null {
+/** netnsOf reads /proc/PID/ns/net ("net:[inode]"), null when unreadable. */
+export function netnsOf(pid: number | "self"): string | null {
   try {
     return readlinkSync(`/proc/${pid}/ns/net`);
   } catch {
