@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describePrivileged } from "../support/privileges.ts";
 import { Netns, removeStale } from "../support/netns.ts";
 import { tunnelBinary } from "../support/binary.ts";
+import { socketOwner } from "../../src/device/uapi/socket-owner.ts";
 import { TAG, down, keyPair, until, wg, wgColumn, type KeyPair } from "./harness.ts";
 
 const PREFIX = "tlife";
@@ -38,7 +39,13 @@ describePrivileged("daemon lifecycle against wg(8) and the kernel", { root: true
   test("wg setconf and wg syncconf configure a live tunnel daemon", async () => {
     const daemon = nsA.spawn([bin, "-f", D], { stdout: "ignore" });
     try {
-      await until("the UAPI socket", () => existsSync(join(SOCKETS, `${D}.sock`)), 10_000);
+      // Its own listener, not just a file: a stale socket of the same name (a
+      // SIGKILLed daemon of an earlier run; pids wrap at 32768) would make wg
+      // unlink it and fall back to the kernel ("Protocol not supported").
+      await until("the daemon to listen", () => {
+        const owner = socketOwner(join(SOCKETS, `${D}.sock`));
+        return owner.state === "listening" && owner.pid === daemon.pid;
+      }, 10_000);
       const peer1 = keyPair();
       const peer2 = keyPair();
       const conf = join(dir, "setconf.conf");
