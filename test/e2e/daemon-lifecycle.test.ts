@@ -3,7 +3,7 @@
 // UAPI socket file is removed, and the MTU a fresh interface starts with.
 // (The UDP GSO EIO fallback is covered in test/device/udp-sender-eio.test.ts.)
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describePrivileged } from "../support/privileges.ts";
