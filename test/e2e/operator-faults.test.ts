@@ -58,7 +58,7 @@ describePrivileged("operator faults: stale files, names taken, non-root (compile
 
   afterAll(() => {
     for (const name of [K, L, X, N]) down(bin, nsA, name);
-    nsB?.ip("link", "delete", V);
+    if (nsB) Bun.spawnSync(["ip", "-n", nsB.name, "link", "delete", V], { stdout: "ignore", stderr: "ignore" });
     nsA?.delete();
     nsB?.delete();
     for (const name of [K, L, X, N, V]) for (const f of filesOf(name)) rmSync(f, { force: true });
@@ -145,7 +145,7 @@ describePrivileged("operator faults: stale files, names taken, non-root (compile
     for (const f of filesOf(V)) expect(existsSync(f)).toBe(false);
   });
 
-  test("status as a non-root user says permission denied, run as root", () => {
+  test("as a non-root user, status and a new daemon say permission denied, run as root", () => {
     up(bin, nsA, config(L, 51961, 2)); // running since the first test; unchanged
     // A copy others may execute: the worktree need not be reachable for nobody.
     const copy = join(dir, "tunnel");
@@ -159,5 +159,9 @@ describePrivileged("operator faults: stale files, names taken, non-root (compile
       expect(stderr).toContain("permission denied");
       expect(stderr).toContain("as root");
     }
+    // Starting a daemon without CAP_NET_ADMIN says so before trying.
+    const daemon = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy, `fkz${TAG}`], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1" } });
+    expect(daemon.exitCode).toBe(77);
+    expect(daemon.stderr.toString()).toContain("needs CAP_NET_ADMIN; run as root");
   });
 });
