@@ -20,6 +20,7 @@ import { startUapiServer } from "../device/uapi/server.ts";
 import { netnsOf, socketOwner } from "../device/uapi/socket-owner.ts";
 import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../device/uapi/socket-file.ts";
 import { forgetApplied } from "./applied-state.ts";
+import { requireNetAdmin } from "./capabilities.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { log } from "./log.ts";
 import { refuseTakenName } from "./name-check.ts";
@@ -43,6 +44,7 @@ export interface RunningDaemon {
  * returns once wg(8) can talk to it.
  */
 export async function serveInterface(interfaceName: string): Promise<RunningDaemon> {
+  requireNetAdmin(interfaceName);
   await refuseTakenName(interfaceName, `-f ${interfaceName}`);
   const device = await Device.create({
     interfaceName,
@@ -110,6 +112,7 @@ function selfCommand(): string[] {
  */
 export async function startBackground(interfaceName: string): Promise<void> {
   // Checked here too, so the reason reaches the user rather than "exited during start-up".
+  requireNetAdmin(interfaceName);
   await refuseTakenName(interfaceName, interfaceName);
   const [cmd, ...pre] = selfCommand();
   const child = spawn(cmd!, [...pre, "-f", interfaceName], {
