@@ -6,6 +6,7 @@
 // "stale". Both directories are shared by every network namespace, so a live
 // daemon may serve an interface of the same name in another namespace.
 import { existsSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { DEFAULT_STATUS_RUN_DIR, statusSocketPath } from "../device/status-socket.ts";
 import { socketOwner } from "../device/uapi/socket-owner.ts";
 import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../device/uapi/socket-file.ts";
@@ -19,9 +20,9 @@ export type DaemonState =
   /** pid null when the daemon could not be asked; otherNetns true when its interface lives in another namespace. */
   | { kind: "running"; pid: number | null; otherNetns: boolean };
 
-/** permissionDenied is the error for a root-only socket reached by a non-root user. */
+/** permissionDenied is the error for a root-only socket reached by a non-root user (the same for every interface). */
 export function permissionDenied(path: string, command: string): CliError {
-  return new CliError(`${path}: permission denied: the daemon's sockets are root-only; run 'tunnel ${command}' as root`, EXIT.NO_PERMISSION);
+  return new CliError(`permission denied: the daemons' sockets in ${dirname(path)} are root-only; run 'tunnel ${command}' as root`, EXIT.NO_PERMISSION);
 }
 
 /** daemonState probes the interface's sockets; command names the caller in a permission error. */
