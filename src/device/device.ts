@@ -32,7 +32,7 @@ import type { FromWorker, ToWorker, WorkerInit, WorkerPeerConfig } from "./datap
 import { HeapDebug } from "./debug-heap.ts";
 import { C, type Counters, MAX_PEER_SLOTS, SharedStats } from "./shared-stats.ts";
 import { closeSocketPair, openSocketPair, setFwmark, type SocketPair } from "./sockets.ts";
-import { offloadFlagNames, TunDevice, type OffloadState } from "./tun-device.ts";
+import { DEFAULT_TUN_MTU, offloadFlagNames, TunDevice, type OffloadState } from "./tun-device.ts";
 import { workerUrl } from "./worker-url.ts";
 import { UapiErrno } from "./uapi/errors.ts";
 import type { DeviceChange, DeviceSnapshot, PeerChange, UapiDevice, UapiResult } from "./uapi/model.ts";
@@ -106,13 +106,6 @@ interface MirrorPeer {
 }
 
 const STOP_TIMEOUT_MS = 2000;
-/**
- * DEFAULT_TUN_MTU is what a new interface starts with: 1500 − 80 (the
- * largest IPv6 + UDP + WireGuard overhead), wireguard-go's DefaultMTU and the
- * kernel module's default. The kernel's TUN default (1500) would make every
- * full-size inner packet need a fragmented outer one.
- */
-export const DEFAULT_TUN_MTU = 1420;
 
 function clamp(key: Uint8Array): Uint8Array {
   const out = new Uint8Array(key);
