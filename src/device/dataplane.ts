@@ -933,6 +933,16 @@ export class DataPlane {
         rs.sender.flush();
         return;
       case "error":
+        // An error naming a peer authenticated but failed an inner check (the
+        // allowed-IPs source, a bad inner header): the kernel (receive.c) and
+        // wireguard-go (receive.go) take the endpoint from it all the same.
+        if (r.peer !== null) {
+          const ctx = this.peers.get(r.peer);
+          if (ctx !== undefined) {
+            this.roam(ctx, names, nameOff, this.rxSrc);
+            this.touch(ctx);
+          }
+        }
         return this.countError(r.code);
     }
   }
