@@ -4,9 +4,10 @@
 // survive) and says what it changed; exit code 0 either way, so Ansible can
 // use `changed` from --json. A bad file fails before anything is touched.
 import { defineCommand } from "citty";
-import { isUapiRunning, uapiGet, uapiSet } from "../device/uapi/client.ts";
+import { uapiGet, uapiSet } from "../device/uapi/client.ts";
 import { readAppliedEndpoints, writeAppliedEndpoints } from "./applied-state.ts";
 import { readConfigFile, desiredWgState } from "./config-file.ts";
+import { daemonState, otherNetnsError } from "./daemon-state.ts";
 import { serveInterface, startBackground } from "./daemon.ts";
 import { applyNetChanges, planNetChanges, readLiveNetState } from "./netconfig.ts";
 import { planWg } from "./wg-plan.ts";
@@ -33,7 +34,10 @@ export default defineCommand({
     // Resolve endpoints before touching anything: a bad name fails the run cleanly.
     const desiredWithoutMark = await desiredWgState(path, loaded, 0);
 
-    const running = await isUapiRunning(name);
+    // A daemon on the shared socket but in another network namespace is not ours to configure.
+    const state = daemonState(name, "up");
+    if (state.kind === "running" && state.otherNetns) throw otherNetnsError(name, state.pid, "not brought up here");
+    const running = state.kind === "running";
     let foregroundDaemon: Awaited<ReturnType<typeof serveInterface>> | null = null;
     if (!running) {
       if (args.foreground) foregroundDaemon = await serveInterface(name);
