@@ -154,7 +154,7 @@ describePrivileged("reliability: config fuzz, the compiled binary", { root: true
     mkdirSync(join(dir, "keys"), { mode: 0o700 });
     writeFileSync(join(dir, "keys/lab0.key"), PRIV + "\n", { mode: 0o600 });
     writeFileSync(join(dir, "keys/gateway.psk"), PSK + "\n", { mode: 0o600 });
-  });
+  }, 60_000); // the first tunnelBinary() of a test process builds dist/tunnel
 
   afterAll(() => {
     ns?.delete();
