@@ -117,7 +117,7 @@ import type { Tunn } from "../wireguard/peer.ts";
 import type { TunnResult } from "../wireguard/results.ts";
 import type { FromWorker, ToWorker, WorkerInit, WorkerPeerConfig, WorkerSocket } from "./dataplane-messages.ts";
 import { HeapDebug } from "./debug-heap.ts";
-import { HandshakeQueue, MESSAGE_MAX } from "./handshake-queue.ts";
+import { HandshakeQueue, MESSAGE_MAX, type OfferRefusal } from "./handshake-queue.ts";
 import { C, SharedStats } from "./shared-stats.ts";
 import { TUN_READ_BUFFER_LEN } from "./tun-device.ts";
 import { UdpSender } from "./udp-sender.ts";
@@ -142,10 +142,14 @@ const RECV_DATAGRAMS_PER_TURN = 1024;
 const RECV_CALLS_PER_TURN = 64;
 /**
  * HANDSHAKE_BUDGET_MS bounds handshake work per turn, by time rather than by
- * count: under load a message costs microseconds (mac checks, a cookie
- * reply), otherwise a Diffie-Hellman costs ~0.2 ms. Data keeps the rest.
+ * count: a Diffie-Hellman costs ~0.2 ms, so a few fit. Under load a message
+ * costs microseconds (mac checks, a cookie reply) and the budget shrinks to
+ * HANDSHAKE_BUDGET_UNDER_LOAD_MS (some 30-50 cookie replies, tens of
+ * thousands a second): a flood then fills the queue and the surplus is
+ * dropped on arrival for the price of a read, while data keeps the rest.
  */
 const HANDSHAKE_BUDGET_MS = 1;
+const HANDSHAKE_BUDGET_UNDER_LOAD_MS = 0.25;
 /**
  * RX landing zone, LANDING_SLOTS slab slots: 16 messages × 64 KiB with
  * UDP_GRO, else 128 × 8 KiB. Under a flood of small datagrams (which GRO
@@ -1011,17 +1015,27 @@ export class DataPlane {
         return;
       }
       const mac1Off = initiation ? MESSAGE_INITIATION_OFFSET_MAC1 : MESSAGE_RESPONSE_OFFSET_MAC1;
+      const mac2Off = mac1Off + MAC_LEN;
+      const carriesMac2 = !isMac2Zero(buf, off, mac2Off);
+      // Without a mac2 it could only queue normally: when that is refused, no MAC is spent on it.
+      if (!carriesMac2 && this.countRefusal(this.hq.refusal(now, names, nameOff))) return;
       const checker = this.device.cookieChecker;
       if (!checker.checkMac1(buf, off, mac1Off)) {
         this.c[C.dropBadMac]!++;
         return;
       }
-      const mac2Off = mac1Off + MAC_LEN;
-      priority = this.hq.underLoad(now) && !isMac2Zero(buf, off, mac2Off) && checker.checkMac2(now, buf, off, mac2Off, this.sourceFromName(names, nameOff));
+      priority = carriesMac2 && this.hq.underLoad(now) && checker.checkMac2(now, buf, off, mac2Off, this.sourceFromName(names, nameOff));
     }
     const r = this.hq.offer(now, buf, off, len, names, nameOff, this.nameLenAt(names, nameOff), this.rxSrc, priority);
+    if (typeof r !== "number") this.countRefusal(r);
+  }
+
+  /** countRefusal counts a queue refusal by its reason; false when there was none. */
+  private countRefusal(r: OfferRefusal | null): boolean {
+    if (r === null) return false;
     if (r === "full") this.c[C.handshakeQueueDrops]!++;
-    else if (r === "source-share") this.c[C.dropHandshakeSourceShare]!++;
+    else this.c[C.dropHandshakeSourceShare]!++;
+    return true;
   }
 
   /** sourceFromName fills src4 or src6 from the sockaddr at names[nameOff] and returns it. */
@@ -1045,8 +1059,10 @@ export class DataPlane {
     const hq = this.hq;
     let now = start;
     let done = 0;
-    while (hq.depth > 0 && now - start < HANDSHAKE_BUDGET_MS) {
+    let budget = HANDSHAKE_BUDGET_MS;
+    while (hq.depth > 0 && now - start < budget) {
       const underLoad = hq.underLoad(now);
+      if (underLoad) budget = HANDSHAKE_BUDGET_UNDER_LOAD_MS;
       const slot = hq.take();
       if (device === null) {
         this.c[C.dropOther]!++;

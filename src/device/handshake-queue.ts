@@ -114,6 +114,18 @@ export class HandshakeQueue {
   }
 
   /**
+   * refusal says why a normal-lane offer from the sockaddr at names[nameOff]
+   * would be refused now (and counts that as load), or null when it would be
+   * taken. The data plane asks before spending a MAC on a message that could
+   * not be queued anyway.
+   */
+  refusal(now: number, names: Uint8Array, nameOff: number): OfferRefusal | null {
+    if (this.count === this.capacity) return this.refuse(now, "full");
+    if (this.perBucket[sourceBucket(names, nameOff)]! >= this.shareLimit) return this.refuse(now, "source-share");
+    return null;
+  }
+
+  /**
    * take removes the oldest message, priority lane first, and returns its
    * slot (-1 when empty). The slot's contents stay valid until the next
    * offer(), so callers finish with it (and flush sends naming it) first.

@@ -116,3 +116,17 @@ describe("HandshakeQueue", () => {
     expect(taken).toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
 });
+
+describe("HandshakeQueue.refusal", () => {
+  test("predicts what a normal offer would get, and counts a refusal as load", () => {
+    const q = new HandshakeQueue(8, 2);
+    const flooder = sockaddr4([198, 19, 20, 1], 1);
+    expect(q.refusal(0, flooder, 0)).toBeNull();
+    offer(q, 0, flooder);
+    offer(q, 0, sockaddr4([198, 19, 20, 1], 2));
+    expect(q.refusal(0, flooder, 0)).toBe("source-share");
+    expect(q.underLoad(1)).toBe(true);
+    for (let i = 2; i < 8; i++) offer(q, 0, sockaddr4([198, 19, 21, i], 1));
+    expect(q.refusal(0, sockaddr4([198, 19, 22, 1], 1), 0)).toBe("full");
+  });
+});
