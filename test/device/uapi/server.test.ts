@@ -254,4 +254,14 @@ describe("limits", () => {
     expect(closed).toBe(true);
     expect(device.peers.size).toBe(0);
   });
+
+  test("a set body with more lines than maxSetLines is EPROTO, then close, and nothing is applied", async () => {
+    await server!.close();
+    server = await startUapiServer({ interfaceName: "utest0", device, runDir, limits: { maxSetLines: 50 } });
+    const body = `public_key=${PEER}\n` + "allowed_ip=198.18.0.1/32\n".repeat(50);
+    const { text, closed } = await exchange(path(), `set=1\n${body}\n`, 1);
+    expect(text).toBe("errno=-71\n\n");
+    expect(closed).toBe(true);
+    expect(device.peers.size).toBe(0);
+  });
 });
