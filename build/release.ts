@@ -6,7 +6,7 @@
 // Archives are reproducible from a commit: sorted names, root owner, the
 // commit's time as every mtime.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, join, relative } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { RELEASE_TARGETS, sourceState, type ReleaseTarget } from "./targets.ts";
 
@@ -79,7 +79,7 @@ async function sha256(path: string): Promise<string> {
 /** writeRelease builds every target, packs the archives and writes SHA256SUMS; returns the artifacts. */
 export async function writeRelease(opts: ReleaseOptions): Promise<ReleaseArtifact[]> {
   const version = pkg.version;
-  const outDir = join(process.cwd(), opts.outDir ?? `dist/release/${version}`);
+  const outDir = resolve(opts.outDir ?? `dist/release/${version}`);
   const { dirty, epoch } = sourceState();
   if (dirty) console.warn("release: the work tree has uncommitted changes; the binaries will say \"dirty\": true");
   const units = unitFiles();
