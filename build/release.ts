@@ -29,6 +29,10 @@ export interface ReleaseOptions {
   /** xz preset 0-9. */
   readonly xzLevel: number;
   readonly compile: (outfile: string, target: ReleaseTarget) => void;
+  /** Defaults to RELEASE_TARGETS. */
+  readonly targets?: readonly ReleaseTarget[];
+  /** Defaults to UNITS_DIR. */
+  readonly unitsDir?: string;
 }
 
 /** unitFiles lists every file under dir, relative to it, sorted; [] when dir does not exist. */
@@ -82,15 +86,16 @@ export async function writeRelease(opts: ReleaseOptions): Promise<ReleaseArtifac
   const outDir = resolve(opts.outDir ?? `dist/release/${version}`);
   const { dirty, epoch } = sourceState();
   if (dirty) console.warn("release: the work tree has uncommitted changes; the binaries will say \"dirty\": true");
-  const units = unitFiles();
-  if (units.length === 0) console.warn(`release: no ${UNITS_DIR}/ files; the archives carry no systemd units`);
+  const unitsDir = opts.unitsDir ?? UNITS_DIR;
+  const units = unitFiles(unitsDir);
+  if (units.length === 0) console.warn(`release: no files under ${unitsDir}/; the archives carry no systemd units`);
 
   rmSync(outDir, { recursive: true, force: true });
   const staging = join(outDir, ".staging");
   mkdirSync(staging, { recursive: true });
   const artifacts: ReleaseArtifact[] = [];
   try {
-    for (const t of RELEASE_TARGETS) {
+    for (const t of opts.targets ?? RELEASE_TARGETS) {
       const top = `tunnel-${version}-${t.name}`;
       const root = join(staging, top);
       mkdirSync(root, { recursive: true });
@@ -100,7 +105,7 @@ export async function writeRelease(opts: ReleaseOptions): Promise<ReleaseArtifac
       for (const u of units) {
         const to = join(root, "systemd", u);
         mkdirSync(join(to, ".."), { recursive: true });
-        copyFileSync(join(UNITS_DIR, u), to);
+        copyFileSync(join(unitsDir, u), to);
         chmodSync(to, 0o644);
       }
       const path = join(outDir, `${top}.tar.xz`);
@@ -116,6 +121,7 @@ export async function writeRelease(opts: ReleaseOptions): Promise<ReleaseArtifac
   }
   writeFileSync(join(outDir, "SHA256SUMS"), artifacts.map((a) => `${a.sha256}  ${basename(a.path)}\n`).join(""));
   for (const a of artifacts) console.log(`${basename(a.path)}  ${a.bytes} bytes (${(a.bytes / 1e6).toFixed(1)} MB)`);
-  console.log(`wrote ${relative(process.cwd(), outDir) || "."}/SHA256SUMS`);
+  const shown = relative(process.cwd(), outDir);
+  console.log(`wrote ${shown === "" || shown.startsWith("..") ? outDir : shown}/SHA256SUMS`);
   return artifacts;
 }
