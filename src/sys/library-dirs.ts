@@ -3,8 +3,9 @@
 // dynamic linker cannot find, Bun's dlopen retries it relative to the working
 // directory (strace: openat("$PWD/libcrypto.so.3")), so a root daemon started
 // from a directory holding a crafted libcrypto.so.3 would run its code. With a
-// path containing "/", neither Bun nor glibc searches anywhere else (no
-// LD_LIBRARY_PATH, no RPATH, no cwd). Deliberately no dependencies on the rest
+// path containing "/", neither Bun nor glibc searches anywhere else for it (no
+// LD_LIBRARY_PATH, no RPATH, no cwd; its own dependencies resolve as for any
+// program). Deliberately no dependencies on the rest
 // of src/sys/: libcrypto.ts must stay loadable on its own.
 import { existsSync, realpathSync } from "node:fs";
 
