@@ -7,6 +7,7 @@ import { CliError, EXIT } from "./cli/errors.ts";
 import { VERSION } from "./version.ts";
 import { isValidInterfaceName } from "./cli/ifname.ts";
 import { didYouMean } from "./config/errors.ts";
+import { foreignBunOptions } from "./cli/bun-environment.ts";
 
 async function resolveSubCommand(rawArgs: string[]) {
   const subs = rootCommand.subCommands as Record<string, () => Promise<unknown>>;
@@ -36,6 +37,8 @@ function daemonInterface(rawArgs: string[]): { name: string; foreground: boolean
 }
 
 async function main(rawArgs: string[]): Promise<number> {
+  const foreign = foreignBunOptions();
+  if (foreign !== null) throw new CliError(foreign, EXIT.CONFIG);
   const daemon = daemonInterface(rawArgs);
   if (daemon) {
     const { runForeground, startBackground } = await import("./cli/daemon.ts");

@@ -11,6 +11,7 @@
 
 import { dlopen, read as ffiRead, type Pointer } from "bun:ffi";
 import { EAGAIN, EINTR, SyscallError } from "./errno.ts";
+import { systemLibraryCandidates, systemLibraryDirs } from "./library-dirs.ts";
 
 /** Ptr is what pointer parameters accept: a TypedArray (its start), a raw address from ptr(), or null. */
 export type Ptr = NodeJS.TypedArray | number | null;
@@ -80,8 +81,11 @@ const SYMBOLS = {
   __errno_location: { args: [], returns: "ptr" },
 } as const;
 
-// glibc first; musl's soname names the arch; "libc.so" is the dev symlink/linker script of last resort.
-const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"];
+// glibc first; musl's soname names the arch. Opened by absolute path only
+// (library-dirs.ts): on musl a bare "libc.so.6" would fail and Bun would then
+// try ./libc.so.6 in the working directory. No "libc.so": on glibc that is a
+// linker script, which dlopen cannot load anyway.
+const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"];
 
 let table: RawLibc | null = null;
 
@@ -93,7 +97,10 @@ export function rawLibc(): RawLibc {
   if (table !== null) return table;
   if (process.platform !== "linux") throw new Error(`src/sys: Linux only (platform ${process.platform})`);
   const failures: string[] = [];
-  for (const name of LIBC_NAMES) {
+  const dirs = systemLibraryDirs();
+  const paths = systemLibraryCandidates(LIBC_NAMES, dirs);
+  if (paths.length === 0) failures.push(`none of ${LIBC_NAMES.join(", ")} in ${dirs.join(", ")}`);
+  for (const name of paths) {
     try {
       table = dlopen(name, SYMBOLS).symbols as unknown as RawLibc;
       return table;

@@ -1,8 +1,10 @@
 // bun:ffi binding to the system OpenSSL libcrypto (3.x preferred, 1.1.1 accepted).
 // Self-contained on purpose: src/crypto/ may not import bun:ffi, so everything
 // the crypto backends need from FFI (symbols, ptr(), raw reads) is re-exported
-// from here, and nothing else in src/sys is imported (separate owners, and the
-// compiled binary must be able to load this alone).
+// from here, and nothing else in src/sys is imported except library-dirs.ts,
+// which has no dependencies (separate owners, and the compiled binary must be
+// able to load this alone). The library is opened by absolute path only: see
+// library-dirs.ts for why a bare soname is unsafe.
 //
 // Conventions: pointer arguments are declared "ptr" and always passed as plain
 // numbers computed once with ptr() (a TypedArray argument costs an extra
@@ -10,6 +12,7 @@
 // the data path. size_t arguments are "u64" (only used off the data path).
 
 import { CFunction, CString, dlopen, ptr, read, type FFIFunction, type Pointer } from "bun:ffi";
+import { systemLibraryCandidates, systemLibraryDirs } from "./library-dirs.ts";
 
 /** Shared objects tried in order. 1.1 still ships on older distributions. */
 export const LIBCRYPTO_SONAMES = [
@@ -95,7 +98,7 @@ type CoreSymbols = Symbols<typeof CORE>;
 type V3Symbols = Symbols<typeof V3>;
 
 export interface Libcrypto {
-  /** soname that was loaded. */
+  /** Absolute path that was loaded. */
   readonly path: string;
   /** OpenSSL_version_num(), e.g. 0x30000130 for 3.0.19. */
   readonly version: number;
@@ -117,7 +120,10 @@ let loadError = "";
 export function loadLibcrypto(): Libcrypto | null {
   if (cached !== undefined) return cached;
   const errors: string[] = [];
-  for (const path of LIBCRYPTO_SONAMES) {
+  const dirs = systemLibraryDirs();
+  const paths = systemLibraryCandidates(LIBCRYPTO_SONAMES, dirs);
+  if (paths.length === 0) errors.push(`none of ${LIBCRYPTO_SONAMES.join(", ")} in ${dirs.join(", ")}`);
+  for (const path of paths) {
     let lib: { symbols: CoreSymbols; close(): void };
     try {
       lib = dlopen(path, CORE as unknown as Record<string, FFIFunction>) as unknown as { symbols: CoreSymbols; close(): void };

@@ -15,7 +15,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "tunnel-bin-"));
   binary = join(dir, "tunnel");
   copyFileSync("dist/tunnel", binary);
-});
+}, 120_000); // a build takes seconds on a busy machine; Bun 1.4.4 does not apply bunfig's [test] timeout to hooks
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -12,9 +12,10 @@ export function hasCommand(name: string): boolean {
 }
 
 /** Returns why the prerequisites are missing, or null when all are present. */
-export function missingPrerequisites(opts: { root?: boolean; commands?: string[] }): string | null {
+export function missingPrerequisites(opts: { root?: boolean; commands?: string[]; files?: string[] }): string | null {
   if (opts.root && !isRoot) return "needs root (CAP_NET_ADMIN)";
   for (const c of opts.commands ?? []) if (!hasCommand(c)) return `needs the '${c}' command`;
+  for (const f of opts.files ?? []) if (!existsSync(f)) return `needs ${f}`;
   if (opts.root && !existsSync("/dev/net/tun")) return "needs /dev/net/tun";
   return null;
 }
@@ -25,7 +26,7 @@ export function missingPrerequisites(opts: { root?: boolean; commands?: string[]
  */
 export function describePrivileged(
   name: string,
-  opts: { root?: boolean; commands?: string[] },
+  opts: { root?: boolean; commands?: string[]; files?: string[] },
   body: () => void,
 ): void {
   const missing = missingPrerequisites(opts);
