@@ -14,6 +14,7 @@
 import { spawn } from "node:child_process";
 import { Device } from "../device/device.ts";
 import { startStatusServer } from "../device/status-socket.ts";
+import { startDaemonMetrics } from "./metrics-daemon.ts";
 import { startUapiServer } from "../device/uapi/server.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { log } from "./log.ts";
@@ -53,7 +54,7 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   const shutdown = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       log.info(`${interfaceName}: shutting down (${reason})`);
-      await Promise.allSettled([uapi?.close(), status?.close()]);
+      await Promise.allSettled([uapi?.close(), status?.close(), metrics?.close()]);
       await device.close();
       resolveExit(EXIT.OK);
     })();
@@ -61,6 +62,7 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   };
   let uapi: Awaited<ReturnType<typeof startUapiServer>> | undefined;
   let status: Awaited<ReturnType<typeof startStatusServer>> | undefined;
+  let metrics: ReturnType<typeof startDaemonMetrics> | undefined;
   try {
     uapi = await startUapiServer({
       interfaceName: device.name,
@@ -69,6 +71,7 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
       log: (m) => log.debug(m),
     });
     status = await startStatusServer(device.name, () => device.status());
+    metrics = startDaemonMetrics(device, process.env, log);
   } catch (e) {
     await device.close();
     throw new CliError(`${interfaceName}: cannot serve UAPI: ${(e as Error).message}`, EXIT.UNAVAILABLE);

@@ -11,6 +11,7 @@ import { uapiGet, type LiveWgState } from "../device/uapi/client.ts";
 import { DEFAULT_UAPI_RUN_DIR } from "../device/uapi/socket-file.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { writeData } from "./log.ts";
+import { prometheusText, writeTextfile } from "./status-prometheus.ts";
 
 function listInterfaces(dir: string): string[] {
   try {
@@ -98,6 +99,8 @@ export default defineCommand({
   args: {
     name: { type: "positional", description: "Interface (default: all)", required: false },
     json: { type: "boolean", description: "Print the status documents as JSON on stdout" },
+    prometheus: { type: "boolean", description: "Print the Prometheus text exposition (format 0.0.4) on stdout" },
+    "prometheus-file": { type: "string", description: "Write the exposition to FILE atomically (node_exporter textfile collector)" },
   },
   async run({ args }) {
     const names = args.name ? [String(args.name)] : listInterfaces(DEFAULT_UAPI_RUN_DIR);
@@ -120,6 +123,9 @@ export default defineCommand({
         texts.push(renderUapiOnly(name, w));
       }
     }
+    const promFile = args["prometheus-file"] ? String(args["prometheus-file"]) : "";
+    if (promFile !== "") return writeTextfile(promFile, prometheusText(docs));
+    if (args.prometheus) return writeData(prometheusText(docs).trimEnd());
     writeData(args.json ? JSON.stringify(args.name ? docs[0] : docs, null, 2) : texts.join("\n\n"));
   },
 });

@@ -64,6 +64,11 @@ export interface PeerStatus {
   latestHandshakeMs: number;
   txBytes: number;
   rxBytes: number;
+  /** Transport messages (keepalives included) sent and received. */
+  txPackets: number;
+  rxPackets: number;
+  /** Times an authenticated packet from a new address moved the endpoint (roaming). */
+  endpointRoams: number;
   persistentKeepaliveInterval: number;
   allowedIps: string[];
   /**
@@ -492,11 +497,20 @@ export class Device implements UapiDevice {
         latestHandshakeMs: p.lastHandshakeTimeSec * 1000 + Math.floor(p.lastHandshakeTimeNsec / 1e6),
         txBytes: Number(p.txBytes),
         rxBytes: Number(p.rxBytes),
+        ...this.peerPackets(p.publicKey),
         persistentKeepaliveInterval: p.persistentKeepaliveInterval,
         allowedIps: p.allowedIps.map((a) => `${formatAddr(a.addr)}/${a.cidr}`),
         localSource: this.localSource(p.publicKey),
       })),
     };
+  }
+
+  /** peerPackets reads the peer's message counts and roams as the worker published them. */
+  private peerPackets(publicKey: Uint8Array): Pick<PeerStatus, "txPackets" | "rxPackets" | "endpointRoams"> {
+    const peer = this.peers.get(formatKeyHex(publicKey));
+    if (peer === undefined) return { txPackets: 0, rxPackets: 0, endpointRoams: 0 };
+    const t = this.stats.readPeer(peer.slot);
+    return { txPackets: t.txPackets, rxPackets: t.rxPackets, endpointRoams: t.endpointRoams };
   }
 
   /** localSource reads the peer's sticky source as the worker published it. */
