@@ -61,11 +61,17 @@ async function routeEgress(host: string): Promise<{ dev: string; mtu: number } |
   return { dev: route.dev, mtu: lockedMtu ?? readNumber(`/sys/class/net/${route.dev}/mtu`) ?? 1500 };
 }
 
-/** pingDf sends one echo of an outer IP packet of size bytes with DF set; true when it got a reply within a second. */
-async function pingDf(host: string, family: 4 | 6, size: number): Promise<boolean> {
+/**
+ * pingDf sends one echo of an outer IP packet of size bytes with DF set. ok:
+ * a reply within a second; mtu: the MTU ping reports from an ICMP "frag
+ * needed" / "packet too big" or the local route ("message too long, mtu=1400").
+ */
+async function pingDf(host: string, family: 4 | 6, size: number): Promise<{ ok: boolean; mtu: number | null }> {
   const payload = size - (family === 4 ? 28 : 48);
-  const r = await runTool(["ping", family === 4 ? "-4" : "-6", "-n", "-q", "-M", "do", "-c", "1", "-W", "1", "-s", String(payload), host], 2500);
-  return r !== null && r.code === 0;
+  const r = await runTool(["ping", family === 4 ? "-4" : "-6", "-n", "-M", "do", "-c", "1", "-W", "1", "-s", String(payload), host], 2500);
+  if (r === null) return { ok: false, mtu: null };
+  const m = /mtu\s*=\s*(\d+)/i.exec(r.stdout + r.stderr);
+  return { ok: r.code === 0, mtu: m ? Number(m[1]) : null };
 }
 
 async function probePeer(interfaceName: string, interfaceMtu: number, endpoint: string): Promise<PeerPathFacts> {
@@ -74,15 +80,18 @@ async function probePeer(interfaceName: string, interfaceMtu: number, endpoint: 
   const facts: PeerPathFacts = { interfaceName, interfaceMtu, endpoint, family, egress, pathMtu: null, fullSizeOk: null };
   const need = interfaceMtu + WG_OVERHEAD[family];
   if (egress === null || egress.mtu < need) return facts;
-  if (await pingDf(host, family, need)) return { ...facts, fullSizeOk: true, pathMtu: need };
+  const full = await pingDf(host, family, need);
+  if (full.ok) return { ...facts, fullSizeOk: true, pathMtu: need };
+  // The router's ICMP names the path MTU; one echo at that size confirms it.
+  if (full.mtu !== null && full.mtu < need && (await pingDf(host, family, full.mtu)).ok) return { ...facts, fullSizeOk: false, pathMtu: full.mtu };
   const floor = family === 4 ? 576 : 1280;
-  if (!(await pingDf(host, family, floor))) return facts; // silent to ICMP: nothing to learn
-  // Binary search between the floor (answered) and need (not answered): at most ~7 pings.
+  if (!(await pingDf(host, family, floor)).ok) return facts; // silent to ICMP: nothing to learn
+  // No MTU in any ICMP (a black hole): binary search, about 10 one-second pings.
   let lo = floor;
   let hi = need;
-  while (hi - lo > 8) {
+  while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (await pingDf(host, family, mid)) lo = mid;
+    if ((await pingDf(host, family, mid)).ok) lo = mid;
     else hi = mid;
   }
   return { ...facts, fullSizeOk: false, pathMtu: lo };
