@@ -2,11 +2,12 @@
 // scraped while iperf3 pushes TCP through the tunnel: the counters must add
 // up to the traffic iperf3 reports, never go backwards between scrapes, and
 // the roam counter must count a real endpoint move. Scraped three ways: the
-// Unix socket, the TCP listener TUNNEL_METRICS_LISTEN opened inside the
-// namespace, and `tunnel status --prometheus[-file]`.
+// Unix socket, the TCP listeners (one from the file's metrics_listen, one
+// from TUNNEL_METRICS_LISTEN) inside the namespaces, and `tunnel status
+// --prometheus[-file]`.
 //
-//   ns a: mla<tag> 198.18.50.1/24  veth 198.19.50.1 (roams to .101), metrics on 127.0.0.1:9586 in ns a
-//   ns b: mlb<tag> 198.18.50.2/24  veth 198.19.50.2
+//   ns a: mla<tag> 198.18.50.1/24  veth 198.19.50.1 (roams to .101), metrics_listen = "127.0.0.1:9586" in its file
+//   ns b: mlb<tag> 198.18.50.2/24  veth 198.19.50.2, TUNNEL_METRICS_LISTEN=127.0.0.1:9586 in `tunnel up`'s environment
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +23,10 @@ const PREFIX = "tml";
 const A = `mla${TAG}`;
 const B = `mlb${TAG}`;
 const MTU = 1420;
+
+function withMetricsListen(toml: string, address: string): string {
+  return toml.replace("[interface]\n", `[interface]\nmetrics_listen = "${address}"\n`);
+}
 
 async function scrapeUnix(ifname: string): Promise<Map<string, ParsedFamily>> {
   const res = await fetch("http://localhost/metrics", { unix: metricsSocketPath(ifname) });
@@ -46,11 +51,12 @@ describePrivileged("metrics: scraped under load through two tunnel daemons", { r
     nsA = Netns.create(PREFIX, "a");
     nsB = Netns.create(PREFIX, "b");
     nsA.vethTo(nsB, "veth-a", "198.19.50.1/24", "veth-b", "198.19.50.2/24");
-    up(bin, nsB, writeConfig(dir, B, tomlConfig(B, kb.priv, 51951, ["198.18.50.2/24"], [{ pub: ka.pub, allowed: ["198.18.50.1/32"], endpoint: "198.19.50.1:51950" }])));
-    // A's daemon inherits the environment of `tunnel up`, so its TCP listener comes up with it.
-    const fileA = writeConfig(dir, A, tomlConfig(A, ka.priv, 51950, ["198.18.50.1/24"], [{ pub: kb.pub, allowed: ["198.18.50.2/32"], endpoint: "198.19.50.2:51951" }]));
-    const r = Bun.spawnSync(["ip", "netns", "exec", nsA.name, "env", "NO_COLOR=1", "TUNNEL_METRICS_LISTEN=127.0.0.1:9586", bin, "up", fileA], { stdout: "pipe", stderr: "pipe" });
-    if (r.exitCode !== 0) throw new Error(`tunnel up ${A}: ${r.stderr.toString()}`);
+    const fileB = writeConfig(dir, B, tomlConfig(B, kb.priv, 51951, ["198.18.50.2/24"], [{ pub: ka.pub, allowed: ["198.18.50.1/32"], endpoint: "198.19.50.1:51950" }]));
+    const r = Bun.spawnSync(["ip", "netns", "exec", nsB.name, "env", "NO_COLOR=1", "TUNNEL_METRICS_LISTEN=127.0.0.1:9586", bin, "up", fileB, "--json"], { stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`tunnel up ${B}: ${r.stderr.toString()}`);
+    // The new daemon inherited the variable and listens from the start: nothing left to change.
+    expect((JSON.parse(r.stdout.toString()).changes as string[]).filter((c) => c.startsWith("metrics_listen"))).toEqual([]);
+    up(bin, nsA, writeConfig(dir, A, withMetricsListen(tomlConfig(A, ka.priv, 51950, ["198.18.50.1/24"], [{ pub: kb.pub, allowed: ["198.18.50.2/32"], endpoint: "198.19.50.2:51951" }]), "127.0.0.1:9586")));
   }, 60_000);
 
   afterAll(() => {
@@ -114,7 +120,23 @@ describePrivileged("metrics: scraped under load through two tunnel daemons", { r
     expect(segs).toBeGreaterThan(reads);
     // Not reachable from outside A's namespace (the listener is A's loopback).
     expect(nsB.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", "http://198.19.50.1:9586/metrics"], { allowFail: true })).not.toBe("200");
+    // B's listener came from TUNNEL_METRICS_LISTEN: what B received, seen over TCP in B's namespace.
+    const mb = parseExposition(nsB.exec(["curl", "-sf", "http://127.0.0.1:9586/metrics"]));
+    expect(sampleValue(mb, "tunnel_peer_receive_bytes_total", peerOfA)).toBeGreaterThanOrEqual(last.rxBytes);
   }, 60_000);
+
+  test("tunnel up applies a changed metrics_listen to the running daemon and reports it; unchanged is unchanged", () => {
+    const file = writeConfig(dir, A, withMetricsListen(tomlConfig(A, ka.priv, 51950, ["198.18.50.1/24"], [{ pub: kb.pub, allowed: ["198.18.50.2/32"], endpoint: "198.19.50.2:51951" }]), "127.0.0.1:9587"));
+    const upJson = () => {
+      const r = Bun.spawnSync(["ip", "netns", "exec", nsA.name, bin, "up", file, "--json"], { stdout: "pipe", stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(r.stderr.toString());
+      return JSON.parse(r.stdout.toString()) as { changed: boolean; changes: string[] };
+    };
+    expect(upJson().changes).toEqual(["metrics_listen: 127.0.0.1:9586 → 127.0.0.1:9587"]);
+    expect(upJson()).toEqual({ interface: A, changed: false, changes: [] } as never);
+    expect(nsA.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:9587/metrics"])).toBe("200");
+    expect(nsA.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", "http://127.0.0.1:9586/metrics"], { allowFail: true })).not.toBe("200");
+  }, 20_000);
 
   test("tunnel status --prometheus prints the exposition; --prometheus-file replaces the file atomically", () => {
     const out = Bun.spawnSync([bin, "status", B, "--prometheus"], { stdout: "pipe", stderr: "pipe" });
