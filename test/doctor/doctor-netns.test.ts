@@ -2,13 +2,15 @@
 //   1. an nft rule dropping the listen port inside a namespace, and a stale
 //      UAPI socket (a listener killed with SIGKILL) in a private /run/wireguard;
 //      removing both makes the errors go away.
-//   2. a router namespace whose far link has MTU 1400, between two `tunnel up`
+//   2. run as nobody without capabilities: the socket buffers the kernel
+//      grants (capped by net.core.rmem_max/wmem_max) against the 7 MiB wanted.
+//   3. a router namespace whose far link has MTU 1400, between two `tunnel up`
 //      interfaces of MTU 1420: doctor measures the path MTU with DF pings and
 //      suggests the interface MTU that fits.
 // Every namespace and mount is private to the test; nothing touches the host's
 // /run/wireguard or firewall.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Finding } from "../../src/cli/doctor/finding.ts";
@@ -46,7 +48,7 @@ function doctorShared(bin: string, ns: Netns, args: string[]): DoctorJson {
 
 const errors = (d: DoctorJson) => d.findings.filter((f) => f.level === "error");
 
-describePrivileged("tunnel doctor on real namespaces", { root: true, commands: ["ip", "nft", "unshare", "ping"] }, () => {
+describePrivileged("tunnel doctor on real namespaces", { root: true, commands: ["ip", "nft", "unshare", "ping", "setpriv"] }, () => {
   let bin = "";
   beforeAll(() => {
     bin = tunnelBinary();
@@ -93,6 +95,28 @@ kill -9 $pid; wait $pid 2>/dev/null || true`;
       expect(fixed.code).toBe(fixed.doc.exitCode);
     }, 30_000);
   });
+
+  test("unprivileged (setpriv to nobody, no capabilities): buffers capped at rmem_max are measured, TUN is only info", () => {
+    const rmemMax = Number(readFileSync("/proc/sys/net/core/rmem_max", "utf8"));
+    const wmemMax = Number(readFileSync("/proc/sys/net/core/wmem_max", "utf8"));
+    const p = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "env", "HOME=/tmp", "NO_COLOR=1", bin, "doctor", "--json"], { stdout: "pipe", stderr: "pipe" });
+    const d = JSON.parse(p.stdout.toString()) as DoctorJson;
+    expect(d.findings.find((f) => f.check === "tun-offload")!.level).toBe("info");
+    const buf = d.findings.find((f) => f.check === "socket-buffers")!;
+    const want = 7 << 20;
+    console.log(`rmem_max ${rmemMax}, wmem_max ${wmemMax}: ${buf.level} ${buf.summary}`);
+    if (Math.min(rmemMax, wmemMax) >= want) {
+      expect(buf.level).toBe("ok");
+    } else {
+      // What the kernel granted is what the sysctls allow: doctor read it back, not assumed it.
+      const granted = Math.min(rmemMax, wmemMax);
+      expect(buf.level).toBe("warn");
+      expect(buf.summary).toContain(`get ${(granted / (1 << 20)).toFixed(granted % (1 << 20) === 0 ? 0 : 2)} MiB of the 7 MiB`);
+      expect(buf.fix).toContain("sysctl -w net.core.rmem_max=7340032 net.core.wmem_max=7340032");
+      expect(d.findings.find((f) => f.check === "socket-buffers-force")!.level).toBe("info");
+      expect(p.exitCode).toBeGreaterThanOrEqual(1);
+    }
+  }, 20_000);
 
   describe("path MTU through a router with a 1400-byte link", () => {
     const A = `tda${TAG}`;
