@@ -139,6 +139,7 @@ export class Device implements UapiDevice {
   private linkIsUp = false;
   private lastMtu = 0;
   private stopped: (() => void) | null = null;
+  private workerStopped = false;
   private readonly wakeBytes = new BigUint64Array([1n]);
 
   private constructor(
@@ -225,6 +226,10 @@ export class Device implements UapiDevice {
             this.fireClosed(m.reason);
             return;
           case "stopped":
+            // The worker also stops by itself when the TUN goes away, which
+            // can be before close() is called: remember it, or close() would
+            // wait out STOP_TIMEOUT_MS for a message that already came.
+            this.workerStopped = true;
             this.stopped?.();
             return;
         }
@@ -532,6 +537,7 @@ export class Device implements UapiDevice {
     this.closing ??= (async () => {
       if (this.linkTimer !== null) clearInterval(this.linkTimer);
       const stopped = new Promise<boolean>((resolve) => {
+        if (this.workerStopped) return resolve(true);
         this.stopped = () => resolve(true);
         setTimeout(() => resolve(false), STOP_TIMEOUT_MS);
       });
