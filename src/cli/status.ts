@@ -104,6 +104,8 @@ export default defineCommand({
   },
   async run({ args }) {
     const names = args.name ? [String(args.name)] : listInterfaces(DEFAULT_UAPI_RUN_DIR);
+    // An empty file, not an error: the textfile collector must stop exporting what is gone.
+    if (names.length === 0 && args["prometheus-file"]) return writeTextfile(String(args["prometheus-file"]), "");
     if (names.length === 0) throw new CliError("no interfaces are running", EXIT.UNAVAILABLE);
     const docs: unknown[] = [];
     const texts: string[] = [];

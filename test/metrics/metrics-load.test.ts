@@ -9,7 +9,7 @@
 //   ns a: mla<tag> 198.18.50.1/24  veth 198.19.50.1 (roams to .101), metrics_listen = "127.0.0.1:9586" in its file
 //   ns b: mlb<tag> 198.18.50.2/24  veth 198.19.50.2, TUNNEL_METRICS_LISTEN=127.0.0.1:9586 in `tunnel up`'s environment
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { metricsSocketPath } from "../../src/device/metrics-server.ts";
@@ -154,6 +154,17 @@ describePrivileged("metrics: scraped under load through two tunnel daemons", { r
     const bad = Bun.spawnSync([bin, "status", B, "--prometheus-file", join(dir, "no-such-dir", "x.prom")], { stdout: "pipe", stderr: "pipe" });
     expect(bad.exitCode).not.toBe(0);
     expect(bad.stderr.toString()).toContain("cannot write the metrics file");
+  }, 20_000);
+
+  test("with no interface running, --prometheus-file empties the file (the collector stops exporting what is gone)", () => {
+    const file = join(dir, "gone.prom");
+    writeFileSync(file, "tunnel_listen_port{interface=\"old\"} 1\n");
+    expect(readFileSync(file, "utf8")).not.toBe("");
+    const script = `mount -t tmpfs none /run/wireguard && exec "$@"`;
+    const p = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", bin, "status", "--prometheus-file", file], { stdout: "pipe", stderr: "pipe" });
+    expect(p.stderr.toString()).toBe("");
+    expect(p.exitCode).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe("");
   }, 20_000);
 
   test("an endpoint move counts once in tunnel_peer_endpoint_changes_total", async () => {
