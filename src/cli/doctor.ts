@@ -3,7 +3,8 @@
 // than guesses: a scratch TUN and scratch sockets negotiated the way the
 // data plane does, the kernel's real buffer grants, the running interfaces'
 // own state, the firewall's verdict on their ports and the path to each
-// peer. Exit code: 0 nothing to fix, 1 warnings only, 2 something is broken.
+// peer. Exit code: 0 nothing to fix, 1 warnings only, 2 something is broken
+// (the Nagios plugin convention, so monitoring can run it as a check).
 import { defineCommand } from "citty";
 import type { DeviceStatus } from "../device/device.ts";
 import { DEFAULT_STATUS_RUN_DIR, queryStatus } from "../device/status-socket.ts";
