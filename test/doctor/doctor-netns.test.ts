@@ -2,9 +2,11 @@
 //   1. an nft rule dropping the listen port inside a namespace, and a stale
 //      UAPI socket (a listener killed with SIGKILL) in a private /run/wireguard;
 //      removing both makes the errors go away.
-//   2. run as nobody without capabilities: the socket buffers the kernel
+//   2. a gateway namespace (forwarding on) whose default route's device has
+//      rx-udp-gro-forwarding off, until the ethtool command doctor prints runs.
+//   3. run as nobody without capabilities: the socket buffers the kernel
 //      grants (capped by net.core.rmem_max/wmem_max) against the 7 MiB wanted.
-//   3. a router namespace whose far link has MTU 1400, between two `tunnel up`
+//   4. a router namespace whose far link has MTU 1400, between two `tunnel up`
 //      interfaces of MTU 1420: doctor measures the path MTU with DF pings and
 //      suggests the interface MTU that fits.
 // Every namespace and mount is private to the test; nothing touches the host's
@@ -48,7 +50,7 @@ function doctorShared(bin: string, ns: Netns, args: string[]): DoctorJson {
 
 const errors = (d: DoctorJson) => d.findings.filter((f) => f.level === "error");
 
-describePrivileged("tunnel doctor on real namespaces", { root: true, commands: ["ip", "nft", "unshare", "ping", "setpriv"] }, () => {
+describePrivileged("tunnel doctor on real namespaces", { root: true, commands: ["ip", "nft", "unshare", "ping", "setpriv", "ethtool"] }, () => {
   let bin = "";
   beforeAll(() => {
     bin = tunnelBinary();
@@ -95,6 +97,26 @@ kill -9 $pid; wait $pid 2>/dev/null || true`;
       expect(fixed.code).toBe(fixed.doc.exitCode);
     }, 30_000);
   });
+
+  test("a gateway (forwarding on) whose default-route device lacks rx-udp-gro-forwarding: a warning until the printed ethtool command runs", () => {
+    const ns = Netns.create(PREFIX, "gw");
+    try {
+      ns.ip("link", "add", "v0", "type", "veth", "peer", "name", "v1");
+      ns.ip("link", "set", "v0", "up");
+      ns.ip("link", "set", "v1", "up");
+      ns.ip("addr", "add", "198.19.70.1/24", "dev", "v0");
+      ns.ip("route", "add", "default", "via", "198.19.70.2");
+      const before = doctorIn(bin, ns, [], "sysctl -qw net.ipv4.ip_forward=1").doc.findings.find((f) => f.check === "udp-gro-forwarding")!;
+      expect(before.level).toBe("warn");
+      expect(before.fix).toBe("ethtool -K v0 rx-udp-gro-forwarding on rx-gro-list off");
+      ns.exec(["sh", "-c", before.fix!]);
+      const after = doctorIn(bin, ns, []).doc.findings.find((f) => f.check === "udp-gro-forwarding")!;
+      expect(after.level).toBe("ok");
+      expect(after.summary).toBe("gateway: v0 has rx-udp-gro-forwarding on");
+    } finally {
+      ns.delete();
+    }
+  }, 30_000);
 
   test("unprivileged (setpriv to nobody, no capabilities): buffers capped at rmem_max are measured, TUN is only info", () => {
     const rmemMax = Number(readFileSync("/proc/sys/net/core/rmem_max", "utf8"));
