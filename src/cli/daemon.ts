@@ -16,6 +16,7 @@
 import { spawn } from "node:child_process";
 import { Device } from "../device/device.ts";
 import { startStatusServer } from "../device/status-socket.ts";
+import { startDaemonMetrics } from "./metrics-daemon.ts";
 import { startUapiServer } from "../device/uapi/server.ts";
 import { netnsOf, socketOwner } from "../device/uapi/socket-owner.ts";
 import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../device/uapi/socket-file.ts";
@@ -62,7 +63,7 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   const shutdown = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       log.info(`${interfaceName}: shutting down (${reason})`);
-      await Promise.allSettled([uapi?.close(), status?.close()]);
+      await Promise.allSettled([uapi?.close(), status?.close(), metrics?.close()]);
       await device.close();
       // What `up` applied dies with the daemon, unless a new daemon holds the name already.
       if (socketOwner(uapiSocketPath(DEFAULT_UAPI_RUN_DIR, device.name)).state !== "listening") forgetApplied(device.name);
@@ -72,6 +73,7 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   };
   let uapi: Awaited<ReturnType<typeof startUapiServer>> | undefined;
   let status: Awaited<ReturnType<typeof startStatusServer>> | undefined;
+  let metrics: ReturnType<typeof startDaemonMetrics> | undefined;
   try {
     uapi = await startUapiServer({
       interfaceName: device.name,
@@ -81,6 +83,7 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
     });
     const daemon = { pid: process.pid, netns: netnsOf("self") };
     status = await startStatusServer(device.name, () => ({ ...device.status(), daemon }));
+    metrics = startDaemonMetrics(device, process.env, log);
   } catch (e) {
     await device.close();
     throw new CliError(`${interfaceName}: cannot serve UAPI: ${(e as Error).message}`, EXIT.UNAVAILABLE);

@@ -13,6 +13,7 @@ export const rootCommand = defineCommand({
     up: () => import("./up.ts").then((m) => m.default),
     down: () => import("./down.ts").then((m) => m.default),
     status: () => import("./status.ts").then((m) => m.default),
+    doctor: () => import("./doctor.ts").then((m) => m.default),
     convert: () => import("./convert.ts").then((m) => m.default),
     genkey: () => import("./keys.ts").then((m) => m.genkey),
     genpsk: () => import("./keys.ts").then((m) => m.genpsk),

@@ -15,6 +15,7 @@ import { netnsOf } from "../device/uapi/socket-owner.ts";
 import { daemonState } from "./daemon-state.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { writeData } from "./log.ts";
+import { prometheusText, writeTextfile } from "./status-prometheus.ts";
 
 /** listInterfaces names every interface with a socket in either run directory. */
 function listInterfaces(dirs: string[]): string[] {
@@ -173,22 +174,32 @@ export default defineCommand({
   args: {
     name: { type: "positional", description: "Interface (default: all)", required: false },
     json: { type: "boolean", description: "Print the status documents as JSON on stdout" },
+    prometheus: { type: "boolean", description: "Print the Prometheus text exposition (format 0.0.4) on stdout" },
+    "prometheus-file": { type: "string", description: "Write the exposition to FILE atomically (node_exporter textfile collector)" },
   },
   async run({ args }) {
+    const promFile = args["prometheus-file"] ? String(args["prometheus-file"]) : "";
+    const output = (docs: unknown[], json: unknown, text: string): void => {
+      if (promFile !== "") return writeTextfile(promFile, prometheusText(docs));
+      if (args.prometheus) return writeData(prometheusText(docs).trimEnd());
+      writeData(args.json ? JSON.stringify(json, null, 2) : text);
+    };
     if (args.name) {
       const name = String(args.name);
       const one = await show(name);
       if (one === null) throw new CliError(`${name}: not running`, EXIT.UNAVAILABLE);
       if (!one.live) throw new CliError(one.text.replace(/^interface: /, ""), EXIT.UNAVAILABLE);
-      writeData(args.json ? JSON.stringify(one.doc, null, 2) : one.text);
-      return;
+      return output([one.doc], one.doc, one.text);
     }
     const all: Shown[] = [];
     for (const name of listInterfaces([DEFAULT_UAPI_RUN_DIR, DEFAULT_STATUS_RUN_DIR])) {
       const one = await show(name);
       if (one !== null) all.push(one);
     }
-    if (all.length > 0) writeData(args.json ? JSON.stringify(all.map((e) => e.doc), null, 2) : all.map((e) => e.text).join("\n\n"));
+    // An empty file, not an error: the textfile collector must stop exporting what is gone.
+    if (!all.some((e) => e.live) && promFile !== "") return writeTextfile(promFile, "");
+    const docs = all.map((e) => e.doc);
+    if (all.length > 0) output(docs, docs, all.map((e) => e.text).join("\n\n"));
     // Stale entries are a finding, not a failure; only "nothing runs at all" is.
     if (!all.some((e) => e.live)) throw new CliError("no interfaces are running", EXIT.UNAVAILABLE);
   },

@@ -9,6 +9,7 @@ import { readAppliedEndpoints, writeAppliedEndpoints } from "./applied-state.ts"
 import { readConfigFile, desiredWgState } from "./config-file.ts";
 import { daemonState, otherNetnsError } from "./daemon-state.ts";
 import { serveInterface, startBackground } from "./daemon.ts";
+import { applyMetricsListen, desiredMetricsListen } from "./metrics-daemon.ts";
 import { applyNetChanges, planNetChanges, readLiveNetState } from "./netconfig.ts";
 import { planWg } from "./wg-plan.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -33,6 +34,7 @@ export default defineCommand({
     };
     // Resolve endpoints before touching anything: a bad name fails the run cleanly.
     const desiredWithoutMark = await desiredWgState(path, loaded, 0);
+    const metricsListen = desiredMetricsListen(loaded.config.interface.metricsListen, process.env);
 
     // A daemon on the shared socket but in another network namespace is not ours to configure.
     const state = daemonState(name, "up");
@@ -55,8 +57,9 @@ export default defineCommand({
     if (wg.lines.length > 0) await uapiSet(name, wg.lines);
     writeAppliedEndpoints(name, new Map(desired.peers.filter((p) => p.endpoint !== null).map((p) => [p.publicKeyHex, p.endpoint!])));
     await applyNetChanges(name, netPlan.changes);
+    const metricsChange = await applyMetricsListen(name, metricsListen);
 
-    const changes = [...(running ? [] : [`interface ${name} created`]), ...wg.changes, ...netPlan.changes.map((c) => c.description)];
+    const changes = [...(running ? [] : [`interface ${name} created`]), ...wg.changes, ...netPlan.changes.map((c) => c.description), ...(metricsChange === null ? [] : [metricsChange])];
     if (args.json) writeData(JSON.stringify({ interface: name, changed: changes.length > 0, changes }));
     else if (changes.length === 0) log.info(`${name}: unchanged`);
     else for (const c of changes) log.info(`${name}: ${c}`);

@@ -6,6 +6,7 @@
 import { posix } from "node:path";
 import { runCrossChecks, type KeyNamer } from "./cross-checks.ts";
 import { parseEndpoint } from "./endpoint.ts";
+import { formatMetricsListen, parseMetricsListen } from "./metrics-listen.ts";
 import { didYouMean, IssueList } from "./errors.ts";
 import {
   DEFAULT_MTU,
@@ -27,6 +28,7 @@ export const INTERFACE_KEYS = [
   "address",
   "mtu",
   "fwmark",
+  "metrics_listen",
 ] as const;
 export const PEER_KEYS = [
   "name",
@@ -129,6 +131,15 @@ function readInterface(table: Table, configPath: string, reader: TableReader): I
   if (listenPort !== undefined) config.listenPort = listenPort;
   const fwmark = reader.integer(table, "interface", "fwmark", 0, 0xffffffff);
   if (fwmark !== undefined) config.fwmark = fwmark;
+  const metricsListen = reader.string(table, "interface", "metrics_listen");
+  if (metricsListen !== undefined) {
+    const m = parseMetricsListen(metricsListen);
+    if (!m.ok) issues.error("interface.metrics_listen", m.message);
+    else {
+      config.metricsListen = formatMetricsListen(m.listen);
+      if (m.warning !== undefined) issues.warn("interface.metrics_listen", m.warning);
+    }
+  }
   return config;
 }
 

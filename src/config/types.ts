@@ -40,6 +40,8 @@ export interface InterfaceConfig {
   mtu: number;
   /** 0 and absent both mean "no mark"; kept distinct so the config round-trips. */
   fwmark?: number;
+  /** TCP address for the Prometheus metrics ("127.0.0.1:9586", "[::1]:9586"); absent = Unix socket only. */
+  metricsListen?: string;
 }
 
 export interface PeerConfig {

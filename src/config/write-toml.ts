@@ -31,6 +31,7 @@ export function toToml(config: TunnelConfig, options: ToTomlOptions = {}): strin
   out.push(assign("mtu", String(iface.mtu)));
   // Hex, as wg(8) shows marks; TOML reads 0x literals back as the same integer.
   if (iface.fwmark !== undefined) out.push(assign("fwmark", iface.fwmark === 0 ? "0" : `0x${iface.fwmark.toString(16)}`));
+  if (iface.metricsListen !== undefined) out.push(assign("metrics_listen", tomlString(iface.metricsListen)));
   for (const line of options.interfaceComments ?? []) out.push(comment(line));
 
   for (const peer of config.peers) {

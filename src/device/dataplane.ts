@@ -187,6 +187,10 @@ interface PeerCtx {
   touched: number;
   txBase: number;
   rxBase: number;
+  txPacketsBase: number;
+  rxPacketsBase: number;
+  /** Times roam() moved the endpoint (published as the peer's endpoint roams). */
+  roams: number;
   lastHs: number;
 }
 
@@ -476,6 +480,8 @@ export class DataPlane {
         for (const ctx of this.peers.values()) {
           ctx.txBase += ctx.tunn.txBytes;
           ctx.rxBase += ctx.tunn.rxBytes;
+          ctx.txPacketsBase += ctx.tunn.txPackets;
+          ctx.rxPacketsBase += ctx.tunn.rxPackets;
           this.device.removePeer(ctx.tunn);
         }
       }
@@ -521,6 +527,9 @@ export class DataPlane {
             touched: 0,
             txBase: 0,
             rxBase: 0,
+            txPacketsBase: 0,
+            rxPacketsBase: 0,
+            roams: 0,
             lastHs: 0,
           };
           this.stats.resetSlot(p.slot);
@@ -605,6 +614,7 @@ export class DataPlane {
     ctx.epPort = port;
     ctx.epIp.fill(0);
     for (let i = 0; i < ipLen; i++) ctx.epIp[i] = names[ipOff + i]!;
+    ctx.roams++;
     this.stats.writeEndpoint(ctx.slot, family, ctx.epIp, port);
   }
 
@@ -1171,7 +1181,8 @@ export class DataPlane {
   }
 
   private publishPeer(ctx: PeerCtx): void {
-    this.stats.writePeer(ctx.slot, ctx.txBase + ctx.tunn.txBytes, ctx.rxBase + ctx.tunn.rxBytes, ctx.tunn.lastHandshakeWallMs);
+    const t = ctx.tunn;
+    this.stats.writePeer(ctx.slot, ctx.txBase + t.txBytes, ctx.rxBase + t.rxBytes, t.lastHandshakeWallMs, ctx.txPacketsBase + t.txPackets, ctx.rxPacketsBase + t.rxPackets, ctx.roams);
     // The sender clears a source the kernel refused without telling us.
     if (ctx.srcPublished && ctx.src.family === 0) this.publishSource(ctx);
   }

@@ -64,6 +64,11 @@ export interface PeerStatus {
   latestHandshakeMs: number;
   txBytes: number;
   rxBytes: number;
+  /** Transport messages (keepalives included) sent and received. */
+  txPackets: number;
+  rxPackets: number;
+  /** Times an authenticated packet from a new address moved the endpoint (roaming). */
+  endpointRoams: number;
   persistentKeepaliveInterval: number;
   allowedIps: string[];
   /**
@@ -136,6 +141,7 @@ export class Device implements UapiDevice {
   private linkIsUp = false;
   private lastMtu = 0;
   private stopped: (() => void) | null = null;
+  private workerStopped = false;
   private readonly wakeBytes = new BigUint64Array([1n]);
 
   private constructor(
@@ -222,6 +228,10 @@ export class Device implements UapiDevice {
             this.fireClosed(m.reason);
             return;
           case "stopped":
+            // The worker also stops by itself when the TUN goes away, which
+            // can be before close() is called: remember it, or close() would
+            // wait out STOP_TIMEOUT_MS for a message that already came.
+            this.workerStopped = true;
             this.stopped?.();
             return;
         }
@@ -494,11 +504,20 @@ export class Device implements UapiDevice {
         latestHandshakeMs: p.lastHandshakeTimeSec * 1000 + Math.floor(p.lastHandshakeTimeNsec / 1e6),
         txBytes: Number(p.txBytes),
         rxBytes: Number(p.rxBytes),
+        ...this.peerPackets(p.publicKey),
         persistentKeepaliveInterval: p.persistentKeepaliveInterval,
         allowedIps: p.allowedIps.map((a) => `${formatAddr(a.addr)}/${a.cidr}`),
         localSource: this.localSource(p.publicKey),
       })),
     };
+  }
+
+  /** peerPackets reads the peer's message counts and roams as the worker published them. */
+  private peerPackets(publicKey: Uint8Array): Pick<PeerStatus, "txPackets" | "rxPackets" | "endpointRoams"> {
+    const peer = this.peers.get(formatKeyHex(publicKey));
+    if (peer === undefined) return { txPackets: 0, rxPackets: 0, endpointRoams: 0 };
+    const t = this.stats.readPeer(peer.slot);
+    return { txPackets: t.txPackets, rxPackets: t.rxPackets, endpointRoams: t.endpointRoams };
   }
 
   /** localSource reads the peer's sticky source as the worker published it. */
@@ -520,6 +539,7 @@ export class Device implements UapiDevice {
     this.closing ??= (async () => {
       if (this.linkTimer !== null) clearInterval(this.linkTimer);
       const stopped = new Promise<boolean>((resolve) => {
+        if (this.workerStopped) return resolve(true);
         this.stopped = () => resolve(true);
         setTimeout(() => resolve(false), STOP_TIMEOUT_MS);
       });

@@ -1,8 +1,9 @@
 // The SharedArrayBuffer the data-plane worker writes and the main thread
 // reads without messaging: device-wide counters (Float64, one writer, so
 // plain stores are enough; a reader may see a counter one batch stale) and
-// one 80-byte slot per peer (tx/rx bytes, last handshake, learned endpoint
-// and the sticky local source replies leave from). Endpoint and source are
+// one 104-byte slot per peer (tx/rx bytes and transport messages, last
+// handshake, how often the endpoint roamed, learned endpoint and the sticky
+// local source replies leave from). Endpoint and source are
 // several words, so they are published under a seqlock: the writer makes
 // `seq` odd, writes, makes it even; a reader retries while seq is odd or
 // changed under it. Both change rarely (roaming), so the writer only touches
@@ -77,15 +78,19 @@ export const C = Object.fromEntries(COUNTERS.map((n, i) => [n, i])) as Record<Co
 /** MAX_PEER_SLOTS bounds peers per device (wireguard-go allows 2^16). */
 export const MAX_PEER_SLOTS = 1 << 16;
 const COUNTER_BYTES = 64 * 8;
-const SLOT_BYTES = 80;
+const SLOT_BYTES = 104;
 const SLOT_F64 = SLOT_BYTES / 8;
 const SLOT_I32 = SLOT_BYTES / 4;
 // Slot layout (bytes): f64 tx @0, f64 rx @8, f64 lastHandshakeWallMs @16,
 // i32 seq @24, i32 family @28 (0/4/6), i32 port @32, i32 source family @36
-// (0/4/6), endpoint addr[16] @40, source addr[16] @56, i32 source ifindex @72.
+// (0/4/6), endpoint addr[16] @40, source addr[16] @56, i32 source ifindex @72,
+// f64 txPackets @80, f64 rxPackets @88, f64 endpoint roams @96.
 const F_TX = 0;
 const F_RX = 1;
 const F_HS = 2;
+const F_TX_PACKETS = 10;
+const F_RX_PACKETS = 11;
+const F_ROAMS = 12;
 const I_SEQ = 6;
 const I_FAMILY = 7;
 const I_PORT = 8;
@@ -98,6 +103,18 @@ const B_SRC_ADDR = 56;
 export interface PublishedSource {
   addr: Uint8Array;
   ifindex: number;
+}
+
+/** PeerTraffic is what the data plane publishes about one peer's traffic (plain stores, like the counters). */
+export interface PeerTraffic {
+  txBytes: number;
+  rxBytes: number;
+  lastHandshakeWallMs: number;
+  /** Transport messages (keepalives included) sent and received. */
+  txPackets: number;
+  rxPackets: number;
+  /** Times an authenticated packet moved the endpoint to a new address (roaming); configured changes are not counted. */
+  endpointRoams: number;
 }
 
 /** SharedStats is a view over the shared buffer; create one per thread. */
@@ -132,6 +149,9 @@ export class SharedStats {
     this.f64[b + F_TX] = 0;
     this.f64[b + F_RX] = 0;
     this.f64[b + F_HS] = 0;
+    this.f64[b + F_TX_PACKETS] = 0;
+    this.f64[b + F_RX_PACKETS] = 0;
+    this.f64[b + F_ROAMS] = 0;
     const i = slot * SLOT_I32;
     Atomics.add(this.i32, i + I_SEQ, 1);
     this.i32[i + I_FAMILY] = 0;
@@ -141,11 +161,15 @@ export class SharedStats {
     Atomics.add(this.i32, i + I_SEQ, 1);
   }
 
-  writePeer(slot: number, txBytes: number, rxBytes: number, lastHandshakeWallMs: number): void {
+  /** writePeer publishes a peer's PeerTraffic fields (positional: the data plane calls it every turn and must not allocate). */
+  writePeer(slot: number, txBytes: number, rxBytes: number, lastHandshakeWallMs: number, txPackets: number, rxPackets: number, endpointRoams: number): void {
     const b = slot * SLOT_F64;
     this.f64[b + F_TX] = txBytes;
     this.f64[b + F_RX] = rxBytes;
     this.f64[b + F_HS] = lastHandshakeWallMs;
+    this.f64[b + F_TX_PACKETS] = txPackets;
+    this.f64[b + F_RX_PACKETS] = rxPackets;
+    this.f64[b + F_ROAMS] = endpointRoams;
   }
 
   /** writeEndpoint publishes the endpoint; addr is 4 or 16 bytes (family 0 clears it). */
@@ -173,9 +197,16 @@ export class SharedStats {
 
   // --- reader side (main thread) ---
 
-  readPeer(slot: number): { txBytes: number; rxBytes: number; lastHandshakeWallMs: number } {
+  readPeer(slot: number): PeerTraffic {
     const b = slot * SLOT_F64;
-    return { txBytes: this.f64[b + F_TX]!, rxBytes: this.f64[b + F_RX]!, lastHandshakeWallMs: this.f64[b + F_HS]! };
+    return {
+      txBytes: this.f64[b + F_TX]!,
+      rxBytes: this.f64[b + F_RX]!,
+      lastHandshakeWallMs: this.f64[b + F_HS]!,
+      txPackets: this.f64[b + F_TX_PACKETS]!,
+      rxPackets: this.f64[b + F_RX_PACKETS]!,
+      endpointRoams: this.f64[b + F_ROAMS]!,
+    };
   }
 
   /** endpointVersion changes every time the worker writes the slot's endpoint or its sticky local source. */

@@ -65,6 +65,9 @@ export class Tunn {
   lastHandshakeWallMs = 0;
   rxBytes = 0;
   txBytes = 0;
+  /** Transport messages (keepalives included) opened and sent, beside the byte counts. */
+  rxPackets = 0;
+  txPackets = 0;
   /**
    * endpointSourceStale is set when a handshake is retried because the last
    * one went unanswered (retransmit-handshake, new-handshake): the caller
@@ -157,6 +160,7 @@ export class Tunn {
     // count, and keepKeyFreshSending is monotonic in the counter: once with
     // the totals and the final counter is the same as n times.
     this.txBytes += wire;
+    this.txPackets += to - from;
     this.timers.anyAuthenticatedPacketTraversal(now);
     this.timers.anyAuthenticatedPacketSent();
     if (data) this.timers.dataSent(now);
@@ -280,6 +284,7 @@ export class Tunn {
     const plen = openTransport(kp, now, buf, off, len);
     if (typeof plen === "string") return this.slots.error(plen, null);
     this.rxBytes += len;
+    this.rxPackets++;
     if (this.keypairs.receivedWith(kp)) {
       // The initiator used `next`: it has the keys; our staged packets may go (drain).
       this.timers.handshakeComplete();
@@ -381,6 +386,7 @@ export class Tunn {
 
   private sentTransport(now: number, kp: Keypair, len: number, wireLen: number): void {
     this.txBytes += wireLen;
+    this.txPackets++;
     this.timers.anyAuthenticatedPacketTraversal(now);
     this.timers.anyAuthenticatedPacketSent();
     if (len > 0) this.timers.dataSent(now);
