@@ -6,13 +6,16 @@
 // leaves. Everything that touches DNS runs inside `ip netns exec`, whose
 // private mount namespace gets a temp resolv.conf and resolvconf state
 // directory bind-mounted over the real ones, so the host's DNS is never touched.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tunnelBinary } from "../support/binary.ts";
 import { Netns, removeStale, run } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
+
+// Real processes on 2 shared cores: the default 5 s is too short (bunfig's [test] timeout is not applied to hooks).
+setDefaultTimeout(120_000);
 
 const PREFIX = "tpar";
 const TAG = String(process.pid % 100000);
@@ -33,10 +36,10 @@ function inSandbox(argv: string[], env: Record<string, string> = {}) {
     ["ip", "netns", "exec", nsA.name, "env", ...Object.entries({ ...vars, SANDBOX: dir }).map(([k, v]) => `${k}=${v}`), "sh", "-c", script, "sh", ...argv],
     { stdout: "pipe", stderr: "pipe" },
   );
-  return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+  return { code: p.exitCode ?? `signal ${p.signalCode}`, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
 }
 
-function must(r: { code: number; stdout: string; stderr: string }, what: string) {
+function must(r: { code: number | string; stdout: string; stderr: string }, what: string) {
   if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr}`);
   return r;
 }
@@ -140,4 +143,83 @@ describePrivileged("wg-quick parity: DNS, Table, hooks (real wg-quick, real open
     must(inSandbox([bin, "down", IF]), "tunnel down");
     expect({ resolv: resolvConf(), hooks: hookLog(), rules4: nsA.ip("-4", "rule", "show") }).toEqual(afterWgQuick);
   }, 60_000);
+
+  const tomlOf = (extra: string) => {
+    const log = join(dir, "hooks.log");
+    const path = join(dir, `${IF}.toml`);
+    writeFileSync(
+      path,
+      `[interface]\nname = "${IF}"\nprivate_key = "${keys.a}"\naddress = ["198.18.7.1/24"]\ndns = ["198.18.7.53"]\n` +
+        `post_up = ["echo post_up %i >> ${log}"]\npre_down = ["echo pre_down %i >> ${log}"]\n${extra}\n` +
+        `[[peer]]\npublic_key = "${keys.pubB}"\nendpoint = "198.19.7.2:51841"\nallowed_ips = ["198.18.70.0/24"]\n`,
+      { mode: 0o600 },
+    );
+    return path;
+  };
+  const linkExists = () => Bun.spawnSync(["ip", "-n", nsA.name, "link", "show", IF], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+
+  test("a failing pre_up aborts before anything is touched: no link, no DNS, no later hook, no record", () => {
+    reset();
+    const path = tomlOf(`pre_up = ["echo pre_up >> ${join(dir, "hooks.log")}", "exit 3", "echo never >> ${join(dir, "hooks.log")}"]`);
+    const r = inSandbox([bin, "up", path]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${IF}: pre_up hook failed with exit 3: exit 3`);
+    expect(linkExists()).toBe(false);
+    expect(resolvConf()).toBe(ORIGINAL_RESOLV);
+    expect(hookLog()).toBe("pre_up\n");
+    expect(existsSync(`/var/run/tunnel/${IF}.wgquick.json`)).toBe(false);
+  });
+
+  test("a failing post_up takes the new interface down again, DNS included (wg-quick's trap)", () => {
+    reset();
+    const path = tomlOf("");
+    writeFileSync(path, readFileSync(path, "utf8").replace(`post_up = ["echo post_up %i >> ${join(dir, "hooks.log")}"]`, `post_up = ["exit 4"]`), { mode: 0o600 });
+    const failed = inSandbox([bin, "up", path]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain("post_up hook failed with exit 4");
+    expect(linkExists()).toBe(false);
+    expect(resolvConf()).toBe(ORIGINAL_RESOLV);
+    expect(hookLog()).toBe(""); // No down hooks: wg-quick's del_if runs none either.
+  });
+
+  test("a changed hook is reported and recorded, not run; down runs the new one", () => {
+    reset();
+    const path = tomlOf("");
+    must(inSandbox([bin, "up", path]), "up");
+    expect(hookLog()).toBe(`post_up ${IF}\n`);
+    writeFileSync(path, readFileSync(path, "utf8").replace("echo pre_down %i", "echo new_pre_down %i"), { mode: 0o600 });
+    const r = must(inSandbox([bin, "up", path, "--json"]), "up again");
+    expect(JSON.parse(r.stdout)).toEqual({
+      interface: IF,
+      changed: true,
+      changes: [`pre_down changed: echo new_pre_down %i >> ${join(dir, "hooks.log")} (takes effect when the interface is next created or removed)`],
+    });
+    expect(hookLog()).toBe(`post_up ${IF}\n`);
+    must(inSandbox([bin, "down", IF]), "down");
+    expect(hookLog()).toBe(`post_up ${IF}\nnew_pre_down ${IF}\n`);
+  });
+
+  test("after a crash (the link vanished without down) the DNS it set is removed by the next down, or the next up", () => {
+    for (const repairWith of ["down", "up"] as const) {
+      reset();
+      const path = tomlOf("");
+      must(inSandbox([bin, "up", path]), "up");
+      expect(resolvConf()).toContain("nameserver 198.18.7.53");
+      // The crash: the TUN goes away under the daemon, no `down` runs.
+      nsA.ip("link", "delete", IF);
+      for (let i = 0; i < 50 && existsSync(`/var/run/wireguard/${IF}.sock`); i++) Bun.sleepSync(100);
+      expect(resolvConf()).toContain("nameserver 198.18.7.53");
+      if (repairWith === "down") {
+        const r = must(inSandbox([bin, "down", IF, "--json"]), "down after crash");
+        expect(JSON.parse(r.stdout)).toEqual({ interface: IF, changed: true, changes: ["dns 198.18.7.53 removed (resolvconf) (left by an interface that did not go down cleanly)"] });
+        expect(resolvConf()).not.toContain("198.18.7.53");
+      } else {
+        const r = must(inSandbox([bin, "up", path, "--json"]), "up after crash");
+        expect((JSON.parse(r.stdout) as { changes: string[] }).changes[0]).toBe("dns 198.18.7.53 removed (resolvconf) (left by an earlier run that did not go down cleanly)");
+        expect(resolvConf()).toContain("nameserver 198.18.7.53");
+        must(inSandbox([bin, "down", IF]), "down");
+        expect(resolvConf()).not.toContain("198.18.7.53");
+      }
+    }
+  });
 });
