@@ -12,9 +12,10 @@
 // same way). The child exits when the TUN disappears (`ip link delete`), when
 // its UAPI socket file is removed, or on SIGINT/SIGTERM.
 import { spawn } from "node:child_process";
-import { Device } from "../device/device.ts";
+import { Device, type DeviceStatus } from "../device/device.ts";
 import { startStatusServer } from "../device/status-socket.ts";
 import { startUapiServer } from "../device/uapi/server.ts";
+import { startEndpointFollower, type EndpointFollower } from "./endpoint-follower.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { log } from "./log.ts";
 
@@ -53,6 +54,7 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   const shutdown = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       log.info(`${interfaceName}: shutting down (${reason})`);
+      follower?.stop();
       await Promise.allSettled([uapi?.close(), status?.close()]);
       await device.close();
       resolveExit(EXIT.OK);
@@ -61,6 +63,7 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   };
   let uapi: Awaited<ReturnType<typeof startUapiServer>> | undefined;
   let status: Awaited<ReturnType<typeof startStatusServer>> | undefined;
+  let follower: EndpointFollower | undefined;
   try {
     uapi = await startUapiServer({
       interfaceName: device.name,
@@ -68,8 +71,10 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
       onSocketRemoved: () => void shutdown("UAPI socket removed"),
       log: (m) => log.debug(m),
     });
-    status = await startStatusServer(device.name, () => device.status());
+    follower = startEndpointFollower(device, device.name, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
+    status = await startStatusServer(device.name, () => withEndpointNames(device.status(), follower!.names()));
   } catch (e) {
+    follower?.stop();
     await device.close();
     throw new CliError(`${interfaceName}: cannot serve UAPI: ${(e as Error).message}`, EXIT.UNAVAILABLE);
   }
@@ -77,6 +82,16 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void shutdown(sig));
   for (const line of device.startupReport()) log.info(line);
   return { device, exited, shutdown };
+}
+
+/** withEndpointNames adds the configured host name to each peer whose endpoint was given as one. */
+function withEndpointNames(status: DeviceStatus, names: Map<string, string>): DeviceStatus {
+  if (names.size === 0) return status;
+  const peers = status.peers.map((p) => {
+    const name = names.get(Buffer.from(p.publicKey, "base64").toString("hex"));
+    return name === undefined ? p : { ...p, endpointName: name };
+  });
+  return { ...status, peers };
 }
 
 /** runForeground serves the interface until it shuts down; the promise is the exit code. */

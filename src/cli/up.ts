@@ -75,7 +75,13 @@ export default defineCommand({
       const addressSteps = netPlan.changes.filter((c) => c.command.tool === "ip" && (c.command.args.includes("address") || c.command.args[0] === "link"));
       await applyNetChanges(name, addressSteps);
       const dns = await syncDns(name, recorded?.dns ?? null, desiredDns(loaded.config));
-      writeWgQuickState(name, { hooks, dns: dns.applied, endpointNames: endpointNames(loaded.config.peers, desired.peers) });
+      const refresh = loaded.config.interface.endpointRefresh;
+      writeWgQuickState(name, {
+        hooks,
+        dns: dns.applied,
+        endpointNames: endpointNames(loaded.config.peers, desired.peers),
+        ...(refresh === undefined ? {} : { endpointRefreshMs: refresh * 1000 }),
+      });
       await applyNetChanges(name, netPlan.changes.filter((c) => !addressSteps.includes(c)));
       changes.push(...addressSteps.map((c) => c.description), ...dns.changes);
       changes.push(...netPlan.changes.filter((c) => !addressSteps.includes(c)).map((c) => c.description));

@@ -28,6 +28,8 @@ export interface WgQuickState {
   dns: AppliedDns | null;
   /** By peer public key (hex). */
   endpointNames: Record<string, EndpointName>;
+  /** How often the daemon resolves the names again while all is well (interface.endpoint_refresh). */
+  endpointRefreshMs?: number;
 }
 
 export const EMPTY_HOOKS: AppliedHooks = { preUp: [], postUp: [], preDown: [], postDown: [] };
@@ -48,6 +50,7 @@ export function readWgQuickState(name: string, runDir = DEFAULT_STATUS_RUN_DIR):
     hooks: { ...EMPTY_HOOKS, ...(parsed.hooks ?? {}) },
     dns: parsed.dns ?? null,
     endpointNames: parsed.endpointNames ?? {},
+    ...(typeof parsed.endpointRefreshMs === "number" ? { endpointRefreshMs: parsed.endpointRefreshMs } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ export function diffConfigs(before: TunnelConfig, after: TunnelConfig): string[]
   changes.push(...listChanges("dns_search", a.dnsSearch ?? [], b.dnsSearch ?? []));
   if (showTable(a.table) !== showTable(b.table)) changes.push(`table: ${showTable(a.table)} → ${showTable(b.table)}`);
   changes.push(...hookChanges(a, b));
+  if ((a.endpointRefresh ?? 300) !== (b.endpointRefresh ?? 300)) changes.push(`endpoint_refresh: ${a.endpointRefresh ?? 300}s → ${b.endpointRefresh ?? 300}s`);
 
   const beforeByKey = new Map(before.peers.map((peer) => [peer.publicKey, peer]));
   const afterKeys = new Set(after.peers.map((peer) => peer.publicKey));

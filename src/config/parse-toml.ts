@@ -44,6 +44,7 @@ export const INTERFACE_KEYS = [
   "post_up",
   "pre_down",
   "post_down",
+  "endpoint_refresh",
 ] as const;
 export const PEER_KEYS = [
   "name",
@@ -147,6 +148,8 @@ function readInterface(table: Table, configPath: string, reader: TableReader): I
   const fwmark = reader.integer(table, "interface", "fwmark", 0, 0xffffffff);
   if (fwmark !== undefined) config.fwmark = fwmark;
   readWgQuickFeatures(table, config, reader);
+  const refresh = reader.integer(table, "interface", "endpoint_refresh", 10, 86400);
+  if (refresh !== undefined) config.endpointRefresh = refresh;
   return config;
 }
 

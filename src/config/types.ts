@@ -51,6 +51,8 @@ export interface InterfaceConfig {
   postUp?: string[];
   preDown?: string[];
   postDown?: string[];
+  /** Seconds between re-resolutions of peer endpoints given as host names while they work; absent = 300. */
+  endpointRefresh?: number;
 }
 
 /**

@@ -39,6 +39,7 @@ export function toToml(config: TunnelConfig, options: ToTomlOptions = {}): strin
     // One command per line: hooks are long and read better (and diff better) that way.
     if (hooks !== undefined) out.push(assign(key, hooks.length === 0 ? "[]" : `[\n${hooks.map((h) => `  ${tomlString(h)},`).join("\n")}\n]`));
   }
+  if (iface.endpointRefresh !== undefined) out.push(assign("endpoint_refresh", String(iface.endpointRefresh)));
   for (const line of options.interfaceComments ?? []) out.push(comment(line));
 
   for (const peer of config.peers) {
