@@ -115,6 +115,7 @@ export function startEndpointFollower(
   timer.unref();
   return {
     stop: () => clearInterval(timer),
-    names: () => new Map([...named].map(([k, n]) => [k, `${n.host}:${n.port}`])),
+    // Read afresh: status may ask before the first tick, right after `up` recorded the names.
+    names: () => new Map(Object.entries(readWgQuickState(ifname, opts.runDir)?.endpointNames ?? {}).map(([k, n]) => [k, `${n.host}:${n.port}`])),
   };
 }

@@ -12,8 +12,9 @@
 //     found even while idle.
 // The answer moves the endpoint when it differs from where we send now,
 // unless the current endpoint is one the peer roamed to (not what DNS said
-// last time) and it is working (a handshake within REJECT_AFTER_TIME and
-// not failing): a roaming peer that answers must never be pulled back.
+// last time) and it is working: a handshake within REJECT_AFTER_TIME, which
+// a live peer always has while we send (WireGuard rekeys every
+// REKEY_AFTER_TIME). A roaming peer that answers is never pulled back.
 import { KEEPALIVE_TIMEOUT_MS, REJECT_AFTER_TIME_MS, REKEY_TIMEOUT_MS } from "../wireguard/constants.ts";
 
 export const FAILING_AFTER_MS = KEEPALIVE_TIMEOUT_MS + REKEY_TIMEOUT_MS;
@@ -84,6 +85,6 @@ export function chooseEndpoint(state: FollowState, sample: PeerSample, addresses
   if (current !== null && addresses.includes(current)) return null;
   const roamed = current !== null && current !== state.lastResolved;
   const handshakeRecent = sample.latestHandshakeMs !== 0 && now - sample.latestHandshakeMs < REJECT_AFTER_TIME_MS;
-  if (roamed && handshakeRecent && !isFailing(state, sample, now)) return null;
+  if (roamed && handshakeRecent) return null;
   return addresses[0]!;
 }

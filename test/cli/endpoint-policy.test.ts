@@ -56,10 +56,11 @@ describe("endpoint policy", () => {
     // Handshake long gone: the roamed address no longer proves anything.
     const stale = sample({ endpoint: "198.18.0.7:40000", latestHandshakeMs: T0 - 200_000 });
     expect(chooseEndpoint(s, stale, ["198.18.0.9:51820"], T0 + 5000)).toBe("198.18.0.9:51820");
-    // Recent handshake but failing since.
-    let failing = observe(s, sample({ txBytes: 5000 }), T0 + 20_000);
-    failing = observe(failing, sample({ txBytes: 6000 }), T0 + 25_000);
-    const dying = sample({ endpoint: "198.18.0.7:40000", latestHandshakeMs: T0 - 60_000, txBytes: 6000 });
-    expect(chooseEndpoint(failing, dying, ["198.18.0.9:51820"], T0 + 25_000)).toBe("198.18.0.9:51820");
+    // Silent for a while (we send, nothing back) but its last handshake is still valid: it stays.
+    let quiet = observe(s, sample({ txBytes: 5000 }), T0 + 20_000);
+    quiet = observe(quiet, sample({ txBytes: 6000 }), T0 + 25_000);
+    const silent = sample({ endpoint: "198.18.0.7:40000", latestHandshakeMs: T0 - 60_000, txBytes: 6000 });
+    expect(isFailing(quiet, silent, T0 + 25_000)).toBe(true);
+    expect(chooseEndpoint(quiet, silent, ["198.18.0.9:51820"], T0 + 25_000)).toBeNull();
   });
 });
