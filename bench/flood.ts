@@ -1,4 +1,4 @@
-// bun bench/flood.ts [--rates 20000,max] [--seconds 14] [--only ID,...]
+// bun bench/flood.ts [--rates 20000,max] [--seconds 14] [--kind mac1-init] [--only ID,...]
 //
 // The handshake-flood side-by-side (issue 11 §1): for each implementation
 // (dist/tunnel, Debian's wireguard-go, anything in BENCH_IMPLS) and each
@@ -34,11 +34,14 @@ const B_PORT = 51821;
 interface Options {
   rates: (number | "max")[];
   seconds: number;
+  /** kind is the generator's --kind: mac1-init (the attack of issue 11), bad-mac1-init, garbage, transport. */
+  kind: string;
   only: string[] | null;
 }
 
 export interface FloodRow {
   impl: string;
+  kind: string;
   rate: number | "max";
   attackerSentPerSecond: number;
   cookieReplies: number;
@@ -53,7 +56,7 @@ export interface FloodRow {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { rates: [20000, "max"], seconds: 14, only: null };
+  const o: Options = { rates: [20000, "max"], seconds: 14, kind: "mac1-init", only: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[++i];
@@ -61,6 +64,7 @@ function parseOptions(argv: string[]): Options {
     if (a === "--rates") o.rates = v.split(",").map((r) => (r === "max" ? "max" : Number(r)));
     else if (a === "--seconds") o.seconds = Number(v);
     else if (a === "--only") o.only = v.split(",");
+    else if (a === "--kind") o.kind = v;
     else throw new Error(`unknown option ${a}; usage: bun bench/flood.ts [--rates 20000,max] [--seconds 14] [--only ID,...]`);
   }
   if (o.rates.some((r) => r !== "max" && !(r > 0)) || !(o.seconds >= 10)) throw new Error("--rates are positive numbers or max; --seconds ≥ 10");
@@ -98,7 +102,7 @@ async function firstReplySeconds(ns: Netns, address: string, timeoutSec: number)
   return null;
 }
 
-async function measureRow(impl: Impl, rate: number | "max", seconds: number, seq: number, keyDir: string): Promise<FloodRow> {
+async function measureRow(impl: Impl, kind: string, rate: number | "max", seconds: number, seq: number, keyDir: string): Promise<FloodRow> {
   const keys = makeKeys(keyDir);
   const dKey = makeKeys(mkdtempSync(join(keyDir, "d-"))).a;
   const setup = await setUp(impl, seq, keys);
@@ -120,7 +124,7 @@ async function measureRow(impl: Impl, rate: number | "max", seconds: number, seq
     await pingTimes(setup.a, setup.target, 3, 0.2); // A ↔ B handshake before anything is measured
     const unflooded = await iperf3(setup.a, b, setup.target, { seconds: 3 });
 
-    const flood = spawnIn(c, [process.execPath, FLOOD, "--target", `${B_FLOOD_SIDE}:${B_PORT}`, "--kind", "mac1-init", "--pubkey", keys.b.pub,
+    const flood = spawnIn(c, [process.execPath, FLOOD, "--target", `${B_FLOOD_SIDE}:${B_PORT}`, "--kind", kind, "--pubkey", keys.b.pub,
       "--rate", String(rate), "--seconds", String(seconds), "--json", "--quiet"]);
     await Bun.sleep(1000);
     const [pings, fresh] = await Promise.all([pingTimes(setup.a, setup.target, 400, 0.01), firstReplySeconds(d, "198.18.0.2", 8)]);
@@ -132,6 +136,7 @@ async function measureRow(impl: Impl, rate: number | "max", seconds: number, seq
     const sorted = [...pings].sort((x, y) => x - y);
     return {
       impl: impl.id,
+      kind,
       rate,
       attackerSentPerSecond: Math.round(attack.sentPerSecond),
       cookieReplies: attack.cookieReplies,
@@ -180,13 +185,13 @@ if (import.meta.main) {
   let seq = 0;
   for (const rate of o.rates) {
     for (const impl of implementations(o, copy)) {
-      process.stderr.write(`${impl.id} under a ${rate} initiations/s flood…\n`);
-      const row = await measureRow(impl, rate, o.seconds, seq++, keyDir);
+      process.stderr.write(`${impl.id} under a ${rate}/s ${o.kind} flood…\n`);
+      const row = await measureRow(impl, o.kind, rate, o.seconds, seq++, keyDir);
       process.stderr.write(`  ${JSON.stringify(row)}\n`);
       rows.push(row);
     }
   }
-  console.log(`flood side-by-side, ${machine.date}, commit ${machine.gitCommit}${machine.gitDirty ? " (dirty)" : ""}, ${machine.cpuModel}, ${machine.cores} cores, ${machine.wireguardGo}\n`);
+  console.log(`${o.kind} flood side-by-side, ${machine.date}, commit ${machine.gitCommit}${machine.gitDirty ? " (dirty)" : ""}, ${machine.cpuModel}, ${machine.cores} cores, ${machine.wireguardGo}\n`);
   console.log(markdown(rows));
   const out = join(ROOT, "bench/results", `flood-${Date.now()}.json`);
   run(["mkdir", "-p", join(ROOT, "bench/results")]);

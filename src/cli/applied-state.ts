@@ -6,7 +6,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_STATUS_RUN_DIR } from "../device/status-socket.ts";
 
-function appliedStatePath(name: string): string {
+/** appliedStatePath is /var/run/tunnel/IFNAME.applied.json. */
+export function appliedStatePath(name: string): string {
   return join(DEFAULT_STATUS_RUN_DIR, `${name}.applied.json`);
 }
 

@@ -4,9 +4,10 @@
 import { readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { lookup } from "node:dns/promises";
-import { loadTunnelConfig, permissionWarning, type ResolvedKeys, type TunnelConfig } from "../config/index.ts";
+import { keyFilesOf, loadTunnelConfig, permissionWarning, type ResolvedKeys, type TunnelConfig } from "../config/index.ts";
+import { x25519BaseNoble } from "../crypto/x25519.ts";
 import { clampPrivateKey } from "../wireguard/noise.ts";
-import { decodeKey } from "../wireguard/keys.ts";
+import { decodeKey, encodeKey } from "../wireguard/keys.ts";
 import type { DesiredWg } from "./wg-plan.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { log } from "./log.ts";
@@ -26,14 +27,28 @@ export function readConfigFile(path: string): LoadedConfig {
   } catch (e) {
     throw new CliError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT.CONFIG);
   }
-  const result = loadTunnelConfig({ path, text }, (p) => readFileSync(p, "utf8"));
+  const result = loadTunnelConfig({ path, text }, (p) => readFileSync(p, "utf8"), publicKeyOf);
   if (!result.ok) {
     for (const e of result.errors.slice(1)) log.error(e.formatted);
     const more = result.errors.length > 1 ? ` (and ${result.errors.length - 1} more above)` : "";
     throw new CliError(`${result.errors[0]!.formatted}${more}`, EXIT.CONFIG);
   }
   for (const w of result.warnings) log.warn(w.formatted);
+  // A key file others can read leaks the key just as a readable config would.
+  for (const keyFile of keyFilesOf(result.config)) {
+    const warning = permissionWarning(keyFile, statSync(keyFile).mode, statSync(dirname(keyFile)).mode);
+    if (warning) log.warn(warning);
+  }
   return { config: result.config, keys: result.keys };
+}
+
+/** publicKeyOf derives a base64 private key's public key, as `wg pubkey` does. */
+function publicKeyOf(privateKey: string): string {
+  const key = decodeKey(privateKey);
+  if (key === null) throw new CliError(`invalid key slipped past validation`, EXIT.CONFIG);
+  const pub = new Uint8Array(32);
+  x25519BaseNoble(clampPrivateKey(key), pub);
+  return encodeKey(pub);
 }
 
 function hexOf(bytes: Uint8Array): string {

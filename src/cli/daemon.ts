@@ -10,14 +10,21 @@
 // UAPI socket listens; only then does the parent return, so `wg setconf`
 // right after `tunnel IFNAME` never races the socket (wireguard-go waits the
 // same way). The child exits when the TUN disappears (`ip link delete`), when
-// its UAPI socket file is removed, or on SIGINT/SIGTERM.
+// its UAPI socket file is removed, or on SIGINT/SIGTERM, and removes its files
+// (sockets, the applied state) as it goes. A name already taken (a daemon on
+// the shared socket, a link that is not a TUN) is refused before anything starts.
 import { spawn } from "node:child_process";
 import { Device, type DeviceStatus } from "../device/device.ts";
 import { startStatusServer } from "../device/status-socket.ts";
 import { startUapiServer } from "../device/uapi/server.ts";
+import { netnsOf, socketOwner } from "../device/uapi/socket-owner.ts";
+import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../device/uapi/socket-file.ts";
+import { forgetApplied } from "./applied-state.ts";
+import { requireNetAdmin } from "./capabilities.ts";
 import { startEndpointFollower, type EndpointFollower } from "./endpoint-follower.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { log } from "./log.ts";
+import { refuseTakenName } from "./name-check.ts";
 
 /** READY_LINE is what a background child prints on fd 1 once it serves. */
 const READY_LINE = "tunnel-daemon-ready";
@@ -38,6 +45,8 @@ export interface RunningDaemon {
  * returns once wg(8) can talk to it.
  */
 export async function serveInterface(interfaceName: string): Promise<RunningDaemon> {
+  requireNetAdmin(interfaceName);
+  await refuseTakenName(interfaceName, `-f ${interfaceName}`);
   const device = await Device.create({
     interfaceName,
     env: process.env,
@@ -57,6 +66,8 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
       follower?.stop();
       await Promise.allSettled([uapi?.close(), status?.close()]);
       await device.close();
+      // What `up` applied dies with the daemon, unless a new daemon holds the name already.
+      if (socketOwner(uapiSocketPath(DEFAULT_UAPI_RUN_DIR, device.name)).state !== "listening") forgetApplied(device.name);
       resolveExit(EXIT.OK);
     })();
     return stopping;
@@ -72,7 +83,8 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
       log: (m) => log.debug(m),
     });
     follower = startEndpointFollower(device, device.name, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
-    status = await startStatusServer(device.name, () => withEndpointNames(device.status(), follower!.names()));
+    const daemon = { pid: process.pid, netns: netnsOf("self") };
+    status = await startStatusServer(device.name, () => ({ ...withEndpointNames(device.status(), follower!.names()), daemon }));
   } catch (e) {
     follower?.stop();
     await device.close();
@@ -113,7 +125,10 @@ function selfCommand(): string[] {
  * reports ready; its stderr goes to ours only when LOG_LEVEL is set (as
  * wireguard-go), else to /dev/null.
  */
-export function startBackground(interfaceName: string): Promise<void> {
+export async function startBackground(interfaceName: string): Promise<void> {
+  // Checked here too, so the reason reaches the user rather than "exited during start-up".
+  requireNetAdmin(interfaceName);
+  await refuseTakenName(interfaceName, interfaceName);
   const [cmd, ...pre] = selfCommand();
   const child = spawn(cmd!, [...pre, "-f", interfaceName], {
     detached: true,

@@ -2,6 +2,9 @@
 // link is what makes the daemon exit (it watches for its TUN vanishing, as
 // wireguard-go does); policy routing for a default route is undone first.
 // Already down is not an error, so playbooks can run it unconditionally.
+// After a crash (kill -9) the link is gone but the daemon's files stay: down
+// removes them. A name held by a daemon in another network namespace is
+// refused: deleting our link of that name would not stop it.
 //
 // wg-quick's cmd_down order: pre_down hooks, the link and its routing, DNS,
 // post_down hooks. The hooks and DNS are the ones the last `up` recorded (the
@@ -13,6 +16,7 @@ import { defineCommand } from "citty";
 import { isUapiRunning } from "../device/uapi/client.ts";
 import { readConfigFile } from "./config-file.ts";
 import { forgetApplied } from "./applied-state.ts";
+import { daemonState, otherNetnsError, removeFiles } from "./daemon-state.ts";
 import { revertDns } from "./dns.ts";
 import { runHooksBestEffort } from "./hooks.ts";
 import { isValidInterfaceName } from "./ifname.ts";
@@ -30,20 +34,31 @@ export function interfaceNameOf(target: string): string {
   return target;
 }
 
+/** RemoveResult says what removeInterface did: wasUp false means the interface was already gone. */
+export interface RemoveResult {
+  wasUp: boolean;
+  changes: string[];
+  /** Files a dead daemon left, removed. */
+  staleFiles: string[];
+}
+
 /**
- * removeInterface takes the interface down and undoes what `up` set. Returns
- * what it changed; empty when there was nothing to do. `runHooks: false` is
- * for `up` cleaning up after itself, where wg-quick runs no down hooks either.
+ * removeInterface takes the interface down and undoes what `up` set.
+ * `runHooks: false` is for `up` cleaning up after itself, where wg-quick
+ * runs no down hooks either.
  */
-export async function removeInterface(name: string, opts: { runHooks: boolean } = { runHooks: true }): Promise<string[]> {
+export async function removeInterface(name: string, opts: { runHooks: boolean } = { runHooks: true }): Promise<RemoveResult> {
+  const state = daemonState(name, "down");
+  if (state.kind === "running" && state.otherNetns) throw otherNetnsError(name, state.pid, "not taken down here");
   const recorded = readWgQuickState(name);
   const live = await readLiveNetState(name);
-  const running = await isUapiRunning(name);
+  const running = state.kind === "running";
   const changes: string[] = [];
   if (!live.exists && !running) {
+    const staleFiles = state.kind === "stale" ? removeFiles(state.files) : [];
     if (recorded?.dns) changes.push(`${await revertDns(recorded.dns)} (left by an interface that did not go down cleanly)`);
     forgetWgQuickState(name);
-    return changes;
+    return { wasUp: false, changes, staleFiles };
   }
   if (opts.runHooks) await runHooksBestEffort(name, "pre_down", recorded?.hooks.preDown ?? []);
   changes.push(...(await teardownNet(name, live)).map((c) => c.description));
@@ -55,24 +70,28 @@ export async function removeInterface(name: string, opts: { runHooks: boolean } 
   const deadline = Date.now() + EXIT_WAIT_MS;
   while ((await isUapiRunning(name)) && Date.now() < deadline) await Bun.sleep(50);
   if (await isUapiRunning(name)) throw new CliError(`${name}: link deleted but the daemon still answers after ${EXIT_WAIT_MS / 1000} s`, EXIT.FAILURE);
-  if (recorded?.dns) changes.push(await revertDns(recorded.dns));
   forgetApplied(name);
+  const after = daemonState(name, "down");
+  if (after.kind === "stale") removeFiles(after.files);
+  if (recorded?.dns) changes.push(await revertDns(recorded.dns));
   forgetWgQuickState(name);
   if (opts.runHooks) await runHooksBestEffort(name, "post_down", recorded?.hooks.postDown ?? []);
-  return changes;
+  return { wasUp: true, changes, staleFiles: [] };
 }
 
 export default defineCommand({
   meta: { name: "down", description: "Remove an interface brought up by tunnel (or wg-quick with tunnel)" },
   args: {
     target: { type: "positional", description: "Interface name or its TOML file", required: true },
-    json: { type: "boolean", description: "Print {interface, changed, changes} as JSON on stdout" },
+    json: { type: "boolean", description: "Print {interface, changed} as JSON on stdout" },
   },
   async run({ args }) {
     const name = interfaceNameOf(String(args.target));
-    const changes = await removeInterface(name);
-    if (args.json) writeData(JSON.stringify({ interface: name, changed: changes.length > 0, changes }));
-    else if (changes.length === 0) log.info(`${name}: already down`);
-    else log.info(`${name}: down${changes.some((c) => c.includes("did not go down cleanly")) ? " (cleaned up what a crashed run left)" : ""}`);
+    const done = await removeInterface(name);
+    if (args.json) writeData(JSON.stringify({ interface: name, changed: done.changes.length > 0 || done.staleFiles.length > 0 }));
+    else if (!done.wasUp && done.staleFiles.length > 0) log.info(`${name}: was not running; removed what its daemon left: ${done.staleFiles.join(", ")}`);
+    else if (!done.wasUp && done.changes.length > 0) log.info(`${name}: was not running; ${done.changes.join("; ")}`);
+    else if (!done.wasUp) log.info(`${name}: already down`);
+    else log.info(`${name}: down`);
   },
 });

@@ -3,24 +3,30 @@
 // transfer it shows segments per super-packet, datagrams per UDP GSO batch,
 // the coalescing ratio and every drop counter. For an interface served by
 // another userspace WireGuard (no status socket), it shows what UAPI knows.
+// Sockets a dead daemon left (kill -9) are listed as stale next to the live
+// interfaces, never in their way.
 import { readdirSync } from "node:fs";
 import { defineCommand } from "citty";
 import type { DeviceStatus } from "../device/device.ts";
 import { DEFAULT_STATUS_RUN_DIR, queryStatus } from "../device/status-socket.ts";
 import { uapiGet, type LiveWgState } from "../device/uapi/client.ts";
 import { DEFAULT_UAPI_RUN_DIR } from "../device/uapi/socket-file.ts";
+import { netnsOf } from "../device/uapi/socket-owner.ts";
+import { daemonState } from "./daemon-state.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { writeData } from "./log.ts";
 
-function listInterfaces(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-      .filter((f) => f.endsWith(".sock"))
-      .map((f) => f.slice(0, -5))
-      .sort();
-  } catch {
-    return [];
+/** listInterfaces names every interface with a socket in either run directory. */
+function listInterfaces(dirs: string[]): string[] {
+  const names = new Set<string>();
+  for (const dir of dirs) {
+    try {
+      for (const f of readdirSync(dir)) if (f.endsWith(".sock")) names.add(f.slice(0, -5));
+    } catch {
+      // no such directory: nothing ran yet
+    }
   }
+  return [...names].sort();
 }
 
 function ago(ms: number, now: number): string {
@@ -52,6 +58,20 @@ function dropLabel(key: string): string {
     .trim();
 }
 
+/**
+ * handshakeLine says what handshake processing is doing, and under a flood
+ * how the device defends itself: messages answered with cookie replies
+ * instead of a Diffie-Hellman, retries with a valid mac2 taken first, and
+ * the queue's depth right now.
+ */
+function handshakeLine(c: DeviceStatus["counters"]): string {
+  let line = `  handshakes: ${c.handshakesReceived} received, ${c.handshakesSent} sent, ${c.handshakesCompleted} completed`;
+  if (c.handshakesUnderLoad > 0 || c.cookieRepliesSent > 0) {
+    line += `; under load for ${c.handshakesUnderLoad} (answered ${c.cookieRepliesSent} with cookie replies, ${c.handshakesPrioritized} mac2 retries taken first), queue depth ${c.handshakeQueueDepth}`;
+  }
+  return line;
+}
+
 /** renderStatus is the human form of a DeviceStatus. */
 export function renderStatus(s: DeviceStatus, now: number): string {
   const d = s.derived;
@@ -66,6 +86,7 @@ export function renderStatus(s: DeviceStatus, now: number): string {
   ];
   const drops = Object.entries(s.drops).filter(([, n]) => n > 0);
   lines.push(`  drops: ${drops.length === 0 ? "none" : drops.map(([k, n]) => `${dropLabel(k)} ${n}`).join(", ")}`);
+  lines.push(handshakeLine(s.counters));
   if (s.counters.stickySourceResets > 0) {
     lines.push(`  sticky sources reset: ${s.counters.stickySourceResets} (the kernel refused a local address we answered a peer from; routing picked again)`);
   }
@@ -93,6 +114,60 @@ function renderUapiOnly(name: string, w: LiveWgState): string {
   return lines.join("\n");
 }
 
+/** Shown is one interface's entry: its JSON document and text, and whether a daemon serves it. */
+interface Shown {
+  doc: unknown;
+  text: string;
+  live: boolean;
+}
+
+function staleEntry(name: string, files: string[]): Shown {
+  return {
+    doc: { interfaceName: name, running: false, stale: true, files },
+    text: `interface: ${name} (not running: a daemon that died left ${files.join(", ")}; 'tunnel down ${name}' removes them)`,
+    live: false,
+  };
+}
+
+/** inAnotherNetns adds the namespace line under the header of an interface served from elsewhere. */
+function inAnotherNetns(text: string, pid: number | null): string {
+  return text.replace(/\n/, `\n  network namespace: another one (daemon pid ${pid ?? "unknown"})\n`);
+}
+
+/**
+ * show reads one interface; null when nothing of it exists. Our daemon's
+ * status socket answers first (it says where it runs); only when it does
+ * not are the sockets probed: stale, another implementation, or not running.
+ */
+async function show(name: string): Promise<Shown | null> {
+  try {
+    const s = (await queryStatus(name, DEFAULT_STATUS_RUN_DIR)) as DeviceStatus;
+    const text = renderStatus(s, Date.now());
+    const elsewhere = s.daemon !== undefined && s.daemon.netns !== null && s.daemon.netns !== netnsOf("self");
+    return { doc: s, text: elsewhere ? inAnotherNetns(text, s.daemon!.pid) : text, live: true };
+  } catch {
+    // not ours, or not running: find out below
+  }
+  let state: ReturnType<typeof daemonState>;
+  try {
+    state = daemonState(name, "status");
+  } catch (e) {
+    // Root-only sockets refuse every interface alike: that is the one answer.
+    if (e instanceof CliError && e.exitCode === EXIT.NO_PERMISSION) throw e;
+    return { doc: { interfaceName: name, running: false, error: (e as Error).message }, text: `interface: ${name} (${(e as Error).message})`, live: false };
+  }
+  if (state.kind === "absent") return null;
+  if (state.kind === "stale") return staleEntry(name, state.files);
+  try {
+    const w = await uapiGet(name);
+    const text = renderUapiOnly(name, w);
+    return { doc: { interfaceName: name, uapiOnly: true, ...w }, text: state.otherNetns ? inAnotherNetns(text, state.pid) : text, live: true };
+  } catch (e) {
+    const reason = `not answering (${(e as Error).message})`;
+    return { doc: { interfaceName: name, running: true, error: reason }, text: `interface: ${name} (${reason})`, live: false };
+  }
+}
+
 export default defineCommand({
   meta: { name: "status", description: "Show interfaces, peers, transfer, and what the offloads are doing" },
   args: {
@@ -100,26 +175,21 @@ export default defineCommand({
     json: { type: "boolean", description: "Print the status documents as JSON on stdout" },
   },
   async run({ args }) {
-    const names = args.name ? [String(args.name)] : listInterfaces(DEFAULT_UAPI_RUN_DIR);
-    if (names.length === 0) throw new CliError("no interfaces are running", EXIT.UNAVAILABLE);
-    const docs: unknown[] = [];
-    const texts: string[] = [];
-    for (const name of names) {
-      try {
-        const s = (await queryStatus(name, DEFAULT_STATUS_RUN_DIR)) as DeviceStatus;
-        docs.push(s);
-        texts.push(renderStatus(s, Date.now()));
-      } catch {
-        let w: LiveWgState;
-        try {
-          w = await uapiGet(name);
-        } catch (e) {
-          throw new CliError(`${name}: not running (${(e as Error).message})`, EXIT.UNAVAILABLE);
-        }
-        docs.push({ interfaceName: name, uapiOnly: true, ...w });
-        texts.push(renderUapiOnly(name, w));
-      }
+    if (args.name) {
+      const name = String(args.name);
+      const one = await show(name);
+      if (one === null) throw new CliError(`${name}: not running`, EXIT.UNAVAILABLE);
+      if (!one.live) throw new CliError(one.text.replace(/^interface: /, ""), EXIT.UNAVAILABLE);
+      writeData(args.json ? JSON.stringify(one.doc, null, 2) : one.text);
+      return;
     }
-    writeData(args.json ? JSON.stringify(args.name ? docs[0] : docs, null, 2) : texts.join("\n\n"));
+    const all: Shown[] = [];
+    for (const name of listInterfaces([DEFAULT_UAPI_RUN_DIR, DEFAULT_STATUS_RUN_DIR])) {
+      const one = await show(name);
+      if (one !== null) all.push(one);
+    }
+    if (all.length > 0) writeData(args.json ? JSON.stringify(all.map((e) => e.doc), null, 2) : all.map((e) => e.text).join("\n\n"));
+    // Stale entries are a finding, not a failure; only "nothing runs at all" is.
+    if (!all.some((e) => e.live)) throw new CliError("no interfaces are running", EXIT.UNAVAILABLE);
   },
 });

@@ -10,9 +10,10 @@
 // down again, as wg-quick's trap does). A re-run on a live interface runs no
 // hooks; a changed hook is recorded and reported.
 import { defineCommand } from "citty";
-import { isUapiRunning, uapiGet, uapiSet } from "../device/uapi/client.ts";
+import { uapiGet, uapiSet } from "../device/uapi/client.ts";
 import { readAppliedEndpoints, writeAppliedEndpoints } from "./applied-state.ts";
 import { readConfigFile, desiredWgState } from "./config-file.ts";
+import { daemonState, otherNetnsError } from "./daemon-state.ts";
 import { serveInterface, startBackground } from "./daemon.ts";
 import { removeInterface } from "./down.ts";
 import { applyNetChanges, planNetChanges, readLiveNetState } from "./netconfig.ts";
@@ -45,7 +46,10 @@ export default defineCommand({
     const desiredWithoutMark = await desiredWgState(path, loaded, 0);
     const hooks = desiredHooks(loaded.config);
 
-    const running = await isUapiRunning(name);
+    // A daemon on the shared socket but in another network namespace is not ours to configure.
+    const state = daemonState(name, "up");
+    if (state.kind === "running" && state.otherNetns) throw otherNetnsError(name, state.pid, "not brought up here");
+    const running = state.kind === "running";
     const changes: string[] = [];
     let foregroundDaemon: Awaited<ReturnType<typeof serveInterface>> | null = null;
     if (!running) {

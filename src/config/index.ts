@@ -7,11 +7,14 @@ export { formatEndpoint, parseEndpoint } from "./endpoint.ts";
 export { configIssue, type ConfigError, type ConfigIssue, type ConfigWarning } from "./errors.ts";
 export {
   applyKeyFile,
+  keyFilesOf,
   loadTunnelConfig,
+  ownKeyPeers,
   parseKeyFileText,
   permissionWarning,
   resolveKeys,
   type LoadResult,
+  type PublicKeyOf,
   type ReadFile,
   type ResolvedKeys,
 } from "./load.ts";

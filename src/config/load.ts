@@ -86,13 +86,47 @@ export function resolveKeys(
   return { ok: true, keys: { privateKey: privateKey.key, presharedKeys } };
 }
 
-/** loadTunnelConfig parses a tunnel TOML file and reads its key files: all the CLI needs before `up`. */
-export function loadTunnelConfig(source: ConfigSource, readFile: ReadFile): LoadResult {
+/** PublicKeyOf derives the base64 public key of a base64 private key (X25519, clamped); injected to keep config pure. */
+export type PublicKeyOf = (privateKey: string) => string;
+
+/**
+ * ownKeyPeers names every peer that carries the interface's own public key.
+ * WireGuard cannot have itself as a peer (the kernel and wireguard-go
+ * silently ignore such a peer), so `up` would report it "added" on every run.
+ */
+export function ownKeyPeers(configPath: string, config: TunnelConfig, keys: ResolvedKeys, publicKeyOf: PublicKeyOf): ConfigIssue[] {
+  const own = publicKeyOf(keys.privateKey);
+  const from = config.interface.privateKey.kind === "file" ? "interface.private_key_file" : "interface.private_key";
+  const issues: ConfigIssue[] = [];
+  config.peers.forEach((peer, index) => {
+    if (peer.publicKey === own) {
+      issues.push(configIssue(configPath, `peer[${index}].public_key`, `'${own}' is this interface's own public key (from ${from}); a peer must be another host's key`));
+    }
+  });
+  return issues;
+}
+
+/**
+ * loadTunnelConfig parses a tunnel TOML file and reads its key files: all the
+ * CLI needs before `up`. With publicKeyOf it also rejects a peer that is the
+ * interface itself.
+ */
+export function loadTunnelConfig(source: ConfigSource, readFile: ReadFile, publicKeyOf?: PublicKeyOf): LoadResult {
   const parsed = parseTunnelConfig(source);
   if (!parsed.ok) return parsed;
   const resolved = resolveKeys(source.path, parsed.config, readFile);
   if (!resolved.ok) return resolved;
+  if (publicKeyOf !== undefined) {
+    const errors = ownKeyPeers(source.path, parsed.config, resolved.keys, publicKeyOf);
+    if (errors.length > 0) return { ok: false, errors };
+  }
   return { ok: true, config: parsed.config, keys: resolved.keys, warnings: parsed.warnings };
+}
+
+/** keyFilesOf lists the key files a config reads (resolved paths), for the permission check. */
+export function keyFilesOf(config: TunnelConfig): string[] {
+  const sources = [config.interface.privateKey, ...config.peers.flatMap((p) => (p.presharedKey === undefined ? [] : [p.presharedKey]))];
+  return [...new Set(sources.flatMap((s) => (s.kind === "file" ? [s.resolvedPath] : [])))];
 }
 
 /**

@@ -32,7 +32,7 @@ import type { FromWorker, ToWorker, WorkerInit, WorkerPeerConfig } from "./datap
 import { HeapDebug } from "./debug-heap.ts";
 import { C, type Counters, MAX_PEER_SLOTS, SharedStats } from "./shared-stats.ts";
 import { closeSocketPair, openSocketPair, setFwmark, type SocketPair } from "./sockets.ts";
-import { offloadFlagNames, TunDevice, type OffloadState } from "./tun-device.ts";
+import { DEFAULT_TUN_MTU, offloadFlagNames, TunDevice, type OffloadState } from "./tun-device.ts";
 import { workerUrl } from "./worker-url.ts";
 import { UapiErrno } from "./uapi/errors.ts";
 import type { DeviceChange, DeviceSnapshot, PeerChange, UapiDevice, UapiResult } from "./uapi/model.ts";
@@ -51,7 +51,7 @@ export interface DeviceOptions {
   log: DeviceLogger;
   /** An inherited, already-open TUN fd (re-exec like wireguard-go's WG_TUN_FD); interfaceName is then informational. */
   tunFd?: number;
-  /** MTU to set on a TUN we create (the CLI usually sets it with `ip`). */
+  /** MTU to set on a TUN we create (default DEFAULT_TUN_MTU; `tunnel up` then sets the config's with `ip`). */
   mtu?: number;
   /** How often the main thread checks link state and MTU (ms); default 250. */
   linkPollMs?: number;
@@ -93,6 +93,8 @@ export interface DeviceStatus {
   };
   drops: Record<string, number>;
   peers: PeerStatus[];
+  /** Who serves it: added by the daemon behind the status socket (the run directories are shared by every namespace). */
+  daemon?: { pid: number; netns: string | null };
 }
 
 interface MirrorPeer {
@@ -159,7 +161,7 @@ export class Device implements UapiDevice {
   static async create(opts: DeviceOptions): Promise<Device> {
     const env = opts.env;
     const { backend, warning } = selectBackend(env);
-    const tun = opts.tunFd !== undefined ? TunDevice.adopt(opts.tunFd, { env, mtu: opts.mtu }) : TunDevice.open(opts.interfaceName, { env, mtu: opts.mtu });
+    const tun = opts.tunFd !== undefined ? TunDevice.adopt(opts.tunFd, { env, mtu: opts.mtu }) : TunDevice.open(opts.interfaceName, { env, mtu: opts.mtu ?? DEFAULT_TUN_MTU });
     let sockets: SocketPair | null = null;
     let wakeFd = -1;
     try {
@@ -173,7 +175,7 @@ export class Device implements UapiDevice {
       try {
         mtu = tun.mtu();
       } catch {
-        mtu = opts.mtu ?? 1420;
+        mtu = opts.mtu ?? DEFAULT_TUN_MTU;
       }
       const init: WorkerInit = {
         tunFd: tun.fd,

@@ -22,6 +22,14 @@ import { buildProbeWrite, type ProbeProtocol } from "./gro-probe.ts";
 /** TUN_READ_BUFFER_LEN holds the largest super-packet: header + 64 KiB IP packet (dossier 1.4). */
 export const TUN_READ_BUFFER_LEN = VNET_HDR_LEN + 65535;
 
+/**
+ * DEFAULT_TUN_MTU is what a new interface starts with: 1500 − 80 (the
+ * largest IPv6 + UDP + WireGuard overhead), wireguard-go's DefaultMTU and the
+ * kernel module's default. The kernel's TUN default (1500) would make every
+ * full-size inner packet need a fragmented outer one.
+ */
+export const DEFAULT_TUN_MTU = 1420;
+
 /** KILL_SWITCHES are the environment variables that turn offloads off (dossier 3.5). */
 export const KILL_SWITCHES = {
   vnetHeader: "TUNNEL_DISABLE_VNET_HDR",

@@ -76,6 +76,7 @@ export const SO_ERROR = 4;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_REUSEPORT = 15;
+export const SO_PEERCRED = 17;
 export const SO_BINDTODEVICE = 25;
 export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;

@@ -16,7 +16,12 @@ export interface DoneResult {
   peer: Tunn | null;
 }
 
-/** ErrorResult: the input was dropped for `code`; never update an endpoint. */
+/**
+ * ErrorResult: the input was dropped for `code`. peer is set only when the
+ * message authenticated as that peer's and a later check failed (inner
+ * packet, allowed-IPs source): its endpoint is updated all the same, as the
+ * kernel and wireguard-go do. With peer null, never update an endpoint.
+ */
 export interface ErrorResult {
   kind: "error";
   code: WireGuardErrorCode;

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { loadTunnelConfig, parseKeyFileText, permissionWarning } from "../../src/config/load.ts";
+import { keyFilesOf, loadTunnelConfig, parseKeyFileText, permissionWarning } from "../../src/config/load.ts";
+import { x25519BaseNoble } from "../../src/crypto/x25519.ts";
+import { clampPrivateKey } from "../../src/wireguard/noise.ts";
 import { formatted, PEER_A_KEY, PRIVATE_KEY, PSK } from "./fixtures.ts";
 
 /** filesFrom is an injected readFile backed by a Map; missing files throw like fs does. */
@@ -83,5 +85,52 @@ describe("config/load: permission warning (as wg-quick gives)", () => {
   test("with the directory's mode, both must be world accessible (file & dir & 0007)", () => {
     expect(permissionWarning("/etc/tunnel/peer.toml", 0o644, 0o700)).toBeNull();
     expect(permissionWarning("/etc/tunnel/peer.toml", 0o644, 0o755)).toBe("Warning: `/etc/tunnel/peer.toml' is world accessible");
+  });
+});
+
+describe("config/load: a peer with the interface's own key", () => {
+  // The real derivation (X25519 of the clamped key), as the CLI injects it.
+  const publicKeyOf = (priv: string) => {
+    const out = new Uint8Array(32);
+    x25519BaseNoble(clampPrivateKey(new Uint8Array(Buffer.from(priv, "base64"))), out);
+    return Buffer.from(out).toString("base64");
+  };
+  const own = publicKeyOf(PRIVATE_KEY);
+  const text = (peers: string[]) =>
+    `[interface]\nprivate_key = "${PRIVATE_KEY}"\n` + peers.map((k) => `\n[[peer]]\npublic_key = "${k}"\nallowed_ips = ["198.18.9.0/24"]\n`).join("");
+
+  test("is an error naming the file, the key and the value", () => {
+    const result = loadTunnelConfig({ path: "lab0.toml", text: text([PEER_A_KEY, own]) }, filesFrom({}), publicKeyOf);
+    expect(result.ok ? [] : formatted(result.errors)).toEqual([
+      `lab0.toml: peer[1].public_key: '${own}' is this interface's own public key (from interface.private_key); a peer must be another host's key`,
+    ]);
+  });
+
+  test("names private_key_file when the key came from a file", () => {
+    const result = loadTunnelConfig(
+      { path: "/etc/tunnel/lab0.toml", text: `[interface]\nprivate_key_file = "lab0.key"\n\n[[peer]]\npublic_key = "${own}"\nallowed_ips = ["198.18.9.0/24"]\n` },
+      filesFrom({ "/etc/tunnel/lab0.key": `${PRIVATE_KEY}\n` }),
+      publicKeyOf,
+    );
+    expect(result.ok ? [] : formatted(result.errors)).toEqual([
+      `/etc/tunnel/lab0.toml: peer[0].public_key: '${own}' is this interface's own public key (from interface.private_key_file); a peer must be another host's key`,
+    ]);
+  });
+
+  test("other peers pass", () => {
+    expect(loadTunnelConfig({ path: "lab0.toml", text: text([PEER_A_KEY]) }, filesFrom({}), publicKeyOf).ok).toBe(true);
+  });
+});
+
+describe("config/load: key files for the permission check", () => {
+  test("lists each key file once, resolved against the config's directory; inline keys are not files", () => {
+    const result = loadTunnelConfig(
+      { path: "/etc/tunnel/lab0.toml", text: CONFIG + `\n[[peer]]\npublic_key = "${PSK}"\npreshared_key_file = "/etc/tunnel/psk/gateway.psk"\nallowed_ips = ["198.18.2.0/24"]\n` },
+      filesFrom({ "/etc/tunnel/keys/lab0.key": `${PRIVATE_KEY}\n`, "/etc/tunnel/psk/gateway.psk": `${PSK}\n` }),
+    );
+    if (!result.ok) throw new Error(formatted(result.errors).join("\n"));
+    expect(keyFilesOf(result.config)).toEqual(["/etc/tunnel/keys/lab0.key", "/etc/tunnel/psk/gateway.psk"]);
+    const inline = loadTunnelConfig({ path: "a.toml", text: `[interface]\nprivate_key = "${PRIVATE_KEY}"\n` }, filesFrom({}));
+    expect(inline.ok && keyFilesOf(inline.config)).toEqual([]);
   });
 });

@@ -1,14 +1,15 @@
 // The wireguard-go-compatible daemon as wg(8) sees it: `wg setconf` and
-// `wg syncconf` against a live `tunnel -f`, and the daemon exiting when its
-// UAPI socket file is removed. (The UDP GSO EIO fallback is covered in
-// test/device/udp-sender-eio.test.ts.)
+// `wg syncconf` against a live `tunnel -f`, the daemon exiting when its
+// UAPI socket file is removed, and the MTU a fresh interface starts with.
+// (The UDP GSO EIO fallback is covered in test/device/udp-sender-eio.test.ts.)
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describePrivileged } from "../support/privileges.ts";
 import { Netns, removeStale } from "../support/netns.ts";
 import { tunnelBinary } from "../support/binary.ts";
+import { socketOwner } from "../../src/device/uapi/socket-owner.ts";
 import { TAG, down, keyPair, until, wg, wgColumn, type KeyPair } from "./harness.ts";
 
 const PREFIX = "tlife";
@@ -38,7 +39,13 @@ describePrivileged("daemon lifecycle against wg(8) and the kernel", { root: true
   test("wg setconf and wg syncconf configure a live tunnel daemon", async () => {
     const daemon = nsA.spawn([bin, "-f", D], { stdout: "ignore" });
     try {
-      await until("the UAPI socket", () => existsSync(join(SOCKETS, `${D}.sock`)), 10_000);
+      // Its own listener, not just a file: a stale socket of the same name (a
+      // SIGKILLed daemon of an earlier run; pids wrap at 32768) would make wg
+      // unlink it and fall back to the kernel ("Protocol not supported").
+      await until("the daemon to listen", () => {
+        const owner = socketOwner(join(SOCKETS, `${D}.sock`));
+        return owner.state === "listening" && owner.pid === daemon.pid;
+      }, 10_000);
       const peer1 = keyPair();
       const peer2 = keyPair();
       const conf = join(dir, "setconf.conf");
@@ -61,6 +68,18 @@ describePrivileged("daemon lifecycle against wg(8) and the kernel", { root: true
       expect(nsA.exec(["ip", "link", "show", D], { allowFail: true })).toBe("");
     } finally {
       daemon.kill();
+    }
+  });
+
+  test("a fresh `tunnel IFNAME` (wg-quick's command line) has MTU 1420, as wireguard-go and the kernel", async () => {
+    const M = `tlm${TAG}`;
+    try {
+      // Background start returns once the socket listens, like wireguard-go.
+      nsA.exec([bin, M]);
+      const link = JSON.parse(nsA.ip("-j", "link", "show", "dev", M)) as { mtu: number }[];
+      expect(link[0]!.mtu).toBe(1420);
+    } finally {
+      down(bin, nsA, M);
     }
   });
 });
