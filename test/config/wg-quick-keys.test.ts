@@ -49,6 +49,8 @@ describe("config: wg-quick feature keys", () => {
     expect(errorsOf(`dns_search = ["corp.example"]`)).toEqual([
       "wg0.toml: interface.dns_search: needs at least one server in interface.dns (search domains alone are not set, as with wg-quick)",
     ]);
+    expect(errorsOf(`endpoint_refresh = 5`)).toEqual(["wg0.toml: interface.endpoint_refresh: 5 is out of range; it must be from 10 to 86400"]);
+    expect(parse(`endpoint_refresh = 60`).interface.endpointRefresh).toBe(60);
     expect(errorsOf(`post_up = "echo hi"`)).toEqual([`wg0.toml: interface.post_up: expected an array of strings, got a string ('echo hi') (write post_up = ["echo hi"])`]);
   });
 
