@@ -62,6 +62,10 @@ export function startEndpointFollower(
     const recorded = readWgQuickState(ifname, opts.runDir);
     named = new Map(Object.entries(recorded?.endpointNames ?? {}));
     refreshMs = recorded?.endpointRefreshMs ?? DEFAULT_REFRESH_MS;
+    if (named.size === 0) {
+      followed.clear();
+      return; // Nothing to follow: leave the device alone.
+    }
     const now = Date.now();
     const peers = new Map(device.snapshot().peers.map((p) => [formatKeyHex(p.publicKey), p]));
     for (const key of followed.keys()) if (!named.has(key) || !peers.has(key)) followed.delete(key);
