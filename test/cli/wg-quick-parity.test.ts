@@ -185,7 +185,11 @@ describePrivileged("wg-quick parity: DNS, Table, hooks (real wg-quick, real open
   test("a changed hook is reported and recorded, not run; down runs the new one", () => {
     reset();
     const path = tomlOf("");
-    must(inSandbox([bin, "up", path]), "up");
+    writeFileSync(path, readFileSync(path, "utf8").replace(`post_up = [`, `post_up = ["echo hook-output-on-stdout", `), { mode: 0o600 });
+    const first = must(inSandbox([bin, "up", path, "--json"]), "up");
+    // A hook's stdout goes to stderr: --json stays parseable.
+    expect(JSON.parse(first.stdout)).toMatchObject({ interface: IF, changed: true });
+    expect(first.stderr).toContain("hook-output-on-stdout");
     expect(hookLog()).toBe(`post_up ${IF}\n`);
     writeFileSync(path, readFileSync(path, "utf8").replace("echo pre_down %i", "echo new_pre_down %i"), { mode: 0o600 });
     const r = must(inSandbox([bin, "up", path, "--json"]), "up again");
