@@ -14,7 +14,7 @@
 // (sockets, the applied state) as it goes. A name already taken (a daemon on
 // the shared socket, a link that is not a TUN) is refused before anything starts.
 import { spawn } from "node:child_process";
-import { Device } from "../device/device.ts";
+import { Device, type DeviceStatus } from "../device/device.ts";
 import { startStatusServer } from "../device/status-socket.ts";
 import { startDaemonMetrics } from "./metrics-daemon.ts";
 import { startUapiServer } from "../device/uapi/server.ts";
@@ -22,6 +22,7 @@ import { netnsOf, socketOwner } from "../device/uapi/socket-owner.ts";
 import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../device/uapi/socket-file.ts";
 import { forgetApplied } from "./applied-state.ts";
 import { requireNetAdmin } from "./capabilities.ts";
+import { startEndpointFollower, type EndpointFollower } from "./endpoint-follower.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { log } from "./log.ts";
 import { refuseTakenName } from "./name-check.ts";
@@ -63,6 +64,7 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   const shutdown = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       log.info(`${interfaceName}: shutting down (${reason})`);
+      follower?.stop();
       await Promise.allSettled([uapi?.close(), status?.close(), metrics?.close()]);
       await device.close();
       // What `up` applied dies with the daemon, unless a new daemon holds the name already.
@@ -74,6 +76,7 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   let uapi: Awaited<ReturnType<typeof startUapiServer>> | undefined;
   let status: Awaited<ReturnType<typeof startStatusServer>> | undefined;
   let metrics: ReturnType<typeof startDaemonMetrics> | undefined;
+  let follower: EndpointFollower | undefined;
   try {
     uapi = await startUapiServer({
       interfaceName: device.name,
@@ -81,10 +84,12 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
       onSocketRemoved: () => void shutdown("UAPI socket removed"),
       log: (m) => log.debug(m),
     });
+    follower = startEndpointFollower(device, device.name, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
     const daemon = { pid: process.pid, netns: netnsOf("self") };
-    status = await startStatusServer(device.name, () => ({ ...device.status(), daemon }));
+    status = await startStatusServer(device.name, () => ({ ...withEndpointNames(device.status(), follower!.names()), daemon }));
     metrics = startDaemonMetrics(device, process.env, log);
   } catch (e) {
+    follower?.stop();
     await device.close();
     throw new CliError(`${interfaceName}: cannot serve UAPI: ${(e as Error).message}`, EXIT.UNAVAILABLE);
   }
@@ -92,6 +97,16 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void shutdown(sig));
   for (const line of device.startupReport()) log.info(line);
   return { device, exited, shutdown };
+}
+
+/** withEndpointNames adds the configured host name to each peer whose endpoint was given as one. */
+function withEndpointNames(status: DeviceStatus, names: Map<string, string>): DeviceStatus {
+  if (names.size === 0) return status;
+  const peers = status.peers.map((p) => {
+    const name = names.get(Buffer.from(p.publicKey, "base64").toString("hex"));
+    return name === undefined ? p : { ...p, endpointName: name };
+  });
+  return { ...status, peers };
 }
 
 /** runForeground serves the interface until it shuts down; the promise is the exit code. */

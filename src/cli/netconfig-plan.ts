@@ -63,10 +63,66 @@ export function planNetChanges(live: LiveNetState, desired: DesiredNetState): Ne
   }
 
   const wantRoutes = uniq(desired.routes.map((r) => canonicalRoute(r, familyOf(r))));
-  changes.push(...planRoutes(live, wantRoutes, wantAddrs, removedAddrs));
-  const policy = planPolicy(live, wantRoutes, desired.fwmark);
-  changes.push(...policy.changes);
-  return { changes, fwmark: policy.fwmark };
+  const table = desired.table ?? "auto";
+  if (table === "auto") {
+    changes.push(...planRoutes(live, wantRoutes, wantAddrs, removedAddrs));
+    changes.push(...planTableRoutes(live, null, []));
+    const policy = planPolicy(live, wantRoutes, desired.fwmark);
+    changes.push(...policy.changes);
+    return { changes, fwmark: policy.fwmark };
+  }
+  // off, main and numbers: no policy routing and no fwmark beyond the config's (wg-quick runs add_default only for auto).
+  const mark = desired.fwmark !== undefined && desired.fwmark > 0 ? desired.fwmark : null;
+  const policyGone = [...familyTeardown(live, 4), ...familyTeardown(live, 6)];
+  if (table === "main") {
+    changes.push(...planMainTableRoutes(live, wantRoutes, wantAddrs));
+    changes.push(...planTableRoutes(live, null, []));
+  } else {
+    changes.push(...planRoutes(live, [], wantAddrs, removedAddrs));
+    changes.push(...planTableRoutes(live, table === "off" ? null : table, table === "off" ? [] : wantRoutes));
+  }
+  changes.push(...policyGone);
+  return { changes, fwmark: mark };
+}
+
+/**
+ * planMainTableRoutes is wg-quick's add_route for `Table = main`: every
+ * prefix, default routes included, goes into main as it is (`ip route add R
+ * dev IF table main`), with no "already covered" check and no policy rules.
+ * A route equal to one the kernel made for an address is left to the kernel.
+ */
+function planMainTableRoutes(live: LiveNetState, wantRoutes: string[], wantAddrs: string[]): NetChange[] {
+  const dev = live.name;
+  const changes: NetChange[] = [];
+  for (const route of live.routes.filter((r) => !wantRoutes.includes(r))) {
+    changes.push({ description: `route ${route} removed`, command: { tool: "ip", args: [fam(familyOf(route)), "route", "del", route, "dev", dev] } });
+  }
+  const kernel = [...wantAddrs.map(subnetRouteOf).filter((s): s is string => s !== null), ...live.otherRoutes];
+  for (const route of wantRoutes) {
+    if (live.routes.includes(route) || kernel.includes(route)) continue;
+    changes.push({ description: `route ${route} added`, command: { tool: "ip", args: [fam(familyOf(route)), "route", "replace", route, "dev", dev, "table", "main"] } });
+  }
+  return changes;
+}
+
+/**
+ * planTableRoutes is wg-quick's add_route for `Table = N`: every prefix,
+ * default routes included, in table N, unconditionally. Routes this
+ * interface has in other numbered tables (a previous `table`) are removed.
+ */
+function planTableRoutes(live: LiveNetState, table: number | null, wantRoutes: string[]): NetChange[] {
+  const dev = live.name;
+  const changes: NetChange[] = [];
+  for (const { table: t, route } of live.tableRoutes) {
+    if (t === table && wantRoutes.includes(route)) continue;
+    changes.push({ description: `route ${route} removed from table ${t}`, command: { tool: "ip", args: [fam(familyOf(route)), "route", "del", route, "dev", dev, "table", String(t)] } });
+  }
+  if (table === null) return changes;
+  for (const route of wantRoutes) {
+    if (live.tableRoutes.some((r) => r.table === table && r.route === route)) continue;
+    changes.push({ description: `route ${route} added to table ${table}`, command: { tool: "ip", args: [fam(familyOf(route)), "route", "replace", route, "dev", dev, "table", String(table)] } });
+  }
+  return changes;
 }
 
 function addrReplace(address: string, dev: string): NetChange["command"] {

@@ -4,7 +4,7 @@
 import { CliError, EXIT } from "./errors.ts";
 import { canonicalAddress, canonicalRoute, type Family } from "./netconfig-prefix.ts";
 import { run, defaultRunner, type NetRunner } from "./netconfig-runner.ts";
-import { absentState, type FamilyPolicy, type LiveNetState } from "./netconfig-types.ts";
+import { absentState, type FamilyPolicy, type LiveNetState, type TableRoute } from "./netconfig-types.ts";
 
 interface IpLink {
   flags?: string[];
@@ -66,9 +66,13 @@ export function parseAddresses(json: string): string[] {
  * routes, RA, DHCP); the non-main table holding this link's default route
  * is the policy table. The local table and multicast/broadcast entries are skipped.
  */
-export function parseRoutes(json: string, family: Family): { routes: string[]; otherRoutes: string[]; table: number | null } {
+export function parseRoutes(
+  json: string,
+  family: Family,
+): { routes: string[]; otherRoutes: string[]; table: number | null; tableRoutes: TableRoute[] } {
   const routes = new Set<string>();
   const otherRoutes = new Set<string>();
+  const tableRoutes: TableRoute[] = [];
   let table: number | null = null;
   for (const route of parseJson<IpRoute[]>(json, "ip route")) {
     if (route.dst === undefined || (route.type !== undefined && route.type !== "unicast")) continue;
@@ -76,11 +80,13 @@ export function parseRoutes(json: string, family: Family): { routes: string[]; o
     if (route.table === undefined || route.table === "main") {
       const managed = route.protocol === undefined || route.protocol === "boot" || route.protocol === "static";
       (managed ? routes : otherRoutes).add(dst);
-    } else if (/^\d+$/.test(route.table) && dst.endsWith("/0")) {
-      table = Number(route.table);
+    } else if (/^\d+$/.test(route.table)) {
+      if (dst.endsWith("/0")) table = Number(route.table);
+      const managed = route.protocol === undefined || route.protocol === "boot" || route.protocol === "static";
+      if (managed) tableRoutes.push({ table: Number(route.table), route: dst });
     }
   }
-  return { routes: [...routes], otherRoutes: [...otherRoutes], table };
+  return { routes: [...routes], otherRoutes: [...otherRoutes], table, tableRoutes };
 }
 
 /** parseRules reads `ip -j -4|-6 rule show` for wg-quick's two kinds of rule. */
@@ -130,7 +136,12 @@ export async function readLiveNetState(ifname: string, runner: NetRunner = defau
     const parsed = parseRoutes(family === 4 ? await ipJsonOrThrow(runner, args) : ((await ipJson(runner, args)) ?? "[]"), family);
     state.routes.push(...parsed.routes);
     state.otherRoutes.push(...parsed.otherRoutes);
-    (family === 4 ? state.policy.v4 : state.policy.v6).table = parsed.table;
+    const policy = family === 4 ? state.policy.v4 : state.policy.v6;
+    // A default route in a numbered table is policy routing only when a mark rule points there;
+    // otherwise it is a `table = N` route (wg-quick's Table=N puts default routes there plainly).
+    const isPolicy = parsed.table !== null && policy.markRules.includes(parsed.table);
+    policy.table = isPolicy ? parsed.table : null;
+    state.tableRoutes.push(...parsed.tableRoutes.filter((r) => !(isPolicy && r.table === parsed.table && r.route.endsWith("/0"))));
   }
   return state;
 }

@@ -2,6 +2,7 @@
 // what `tunnel up` wants (DesiredNetState) and the steps between them
 // (NetChange). Kept apart so the pure planner and the I/O side import the
 // same shapes without importing each other.
+import type { RouteTable } from "../config/index.ts";
 
 /** DesiredNetState is the interface setup `tunnel up` asks for. */
 export interface DesiredNetState {
@@ -12,6 +13,14 @@ export interface DesiredNetState {
   routes: string[];
   /** The device's fwmark from the config; 0 or absent = none. */
   fwmark?: number;
+  /** wg-quick's Table=: absent = "auto". */
+  table?: RouteTable;
+}
+
+/** TableRoute is a route via this interface in a numbered table other than main. */
+export interface TableRoute {
+  table: number;
+  route: string;
 }
 
 /** FamilyPolicy is the policy-routing state of one address family. */
@@ -36,6 +45,8 @@ export interface LiveNetState {
   routes: string[];
   /** Main-table routes via this interface made by others (the kernel's subnet routes, RA, ...): they cover, never removed. */
   otherRoutes: string[];
+  /** Routes via this interface in numbered tables (`table = N`), not counting the policy table's default route. */
+  tableRoutes: TableRoute[];
   policy: { v4: FamilyPolicy; v6: FamilyPolicy; srcValidMark: boolean };
 }
 
@@ -74,6 +85,7 @@ export function absentState(name: string): LiveNetState {
     addresses: [],
     routes: [],
     otherRoutes: [],
+    tableRoutes: [],
     policy: { v4: { ...EMPTY_POLICY, markRules: [] }, v6: { ...EMPTY_POLICY, markRules: [] }, srcValidMark: false },
   };
 }

@@ -95,7 +95,7 @@ export function renderStatus(s: DeviceStatus, now: number): string {
     lines.push(
       "",
       `peer: ${p.publicKey}`,
-      `  endpoint: ${p.endpoint ?? "(none)"}`,
+      `  endpoint: ${p.endpoint ?? "(none)"}${p.endpointName === undefined ? "" : ` (${p.endpointName})`}`,
       ...(p.localSource === null ? [] : [`  local address: ${p.localSource.address} (ifindex ${p.localSource.ifindex})`]),
       `  allowed ips: ${p.allowedIps.join(", ") || "(none)"}`,
       `  latest handshake: ${ago(p.latestHandshakeMs, now)}`,

@@ -3,6 +3,12 @@
 // interface, it applies only what changed (sessions of unchanged peers
 // survive) and says what it changed; exit code 0 either way, so Ansible can
 // use `changed` from --json. A bad file fails before anything is touched.
+//
+// A new interface goes through wg-quick's cmd_up order: pre_up hooks (a
+// failure stops everything before anything exists), the device, addresses,
+// MTU and link, DNS, routes, post_up hooks (a failure takes the interface
+// down again, as wg-quick's trap does). A re-run on a live interface runs no
+// hooks; a changed hook is recorded and reported.
 import { defineCommand } from "citty";
 import { uapiGet, uapiSet } from "../device/uapi/client.ts";
 import { readAppliedEndpoints, writeAppliedEndpoints } from "./applied-state.ts";
@@ -10,8 +16,12 @@ import { readConfigFile, desiredWgState } from "./config-file.ts";
 import { daemonState, otherNetnsError } from "./daemon-state.ts";
 import { serveInterface, startBackground } from "./daemon.ts";
 import { applyMetricsListen, desiredMetricsListen } from "./metrics-daemon.ts";
+import { removeInterface } from "./down.ts";
 import { applyNetChanges, planNetChanges, readLiveNetState } from "./netconfig.ts";
 import { planWg } from "./wg-plan.ts";
+import { runHooks } from "./hooks.ts";
+import { desiredDns, desiredHooks, hookChangeList, repairAfterCrash, syncDns } from "./wgquick-features.ts";
+import { forgetWgQuickState, readWgQuickState, writeWgQuickState, type EndpointName } from "./wgquick-state.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { log, writeData } from "./log.ts";
 
@@ -31,35 +41,67 @@ export default defineCommand({
       mtu: loaded.config.interface.mtu,
       routes: loaded.config.peers.flatMap((p) => p.allowedIps),
       fwmark: loaded.config.interface.fwmark ?? 0,
+      ...(loaded.config.interface.table === undefined ? {} : { table: loaded.config.interface.table }),
     };
     // Resolve endpoints before touching anything: a bad name fails the run cleanly.
     const desiredWithoutMark = await desiredWgState(path, loaded, 0);
     const metricsListen = desiredMetricsListen(loaded.config.interface.metricsListen, process.env);
+    const hooks = desiredHooks(loaded.config);
 
     // A daemon on the shared socket but in another network namespace is not ours to configure.
     const state = daemonState(name, "up");
     if (state.kind === "running" && state.otherNetns) throw otherNetnsError(name, state.pid, "not brought up here");
     const running = state.kind === "running";
+    const changes: string[] = [];
     let foregroundDaemon: Awaited<ReturnType<typeof serveInterface>> | null = null;
     if (!running) {
+      changes.push(...(await repairAfterCrash(name)));
+      forgetWgQuickState(name);
+      await runHooks(name, "pre_up", hooks.preUp);
       if (args.foreground) foregroundDaemon = await serveInterface(name);
       else await startBackground(name);
+      changes.push(`interface ${name} created`);
     } else if (args.foreground) {
       throw new CliError(`${name} is already running; --foreground only applies to a new interface`, EXIT.USAGE);
     }
+    const recorded = running ? readWgQuickState(name) : null;
 
-    // The net plan picks the fwmark a default route needs; the device must carry
-    // it before the routes exist, or its own UDP packets would loop into the tunnel.
-    const netPlan = planNetChanges(await readLiveNetState(name), desiredNet);
-    const desired = { ...desiredWithoutMark, fwmark: netPlan.fwmark ?? 0 };
-    const live = running ? await uapiGet(name) : null;
-    const wg = planWg(live, desired, running ? readAppliedEndpoints(name) : new Map());
-    if (wg.lines.length > 0) await uapiSet(name, wg.lines);
-    writeAppliedEndpoints(name, new Map(desired.peers.filter((p) => p.endpoint !== null).map((p) => [p.publicKeyHex, p.endpoint!])));
-    await applyNetChanges(name, netPlan.changes);
-    const metricsChange = await applyMetricsListen(name, metricsListen);
+    try {
+      // The net plan picks the fwmark a default route needs; the device must carry
+      // it before the routes exist, or its own UDP packets would loop into the tunnel.
+      const netPlan = planNetChanges(await readLiveNetState(name), desiredNet);
+      const desired = { ...desiredWithoutMark, fwmark: netPlan.fwmark ?? 0 };
+      const live = running ? await uapiGet(name) : null;
+      const wg = planWg(live, desired, running ? readAppliedEndpoints(name) : new Map());
+      if (wg.lines.length > 0) await uapiSet(name, wg.lines);
+      writeAppliedEndpoints(name, new Map(desired.peers.filter((p) => p.endpoint !== null).map((p) => [p.publicKeyHex, p.endpoint!])));
+      changes.push(...wg.changes);
 
-    const changes = [...(running ? [] : [`interface ${name} created`]), ...wg.changes, ...netPlan.changes.map((c) => c.description), ...(metricsChange === null ? [] : [metricsChange])];
+      // wg-quick sets DNS after the link is up and before the routes.
+      const addressSteps = netPlan.changes.filter((c) => c.command.tool === "ip" && (c.command.args.includes("address") || c.command.args[0] === "link"));
+      await applyNetChanges(name, addressSteps);
+      const dns = await syncDns(name, recorded?.dns ?? null, desiredDns(loaded.config));
+      const refresh = loaded.config.interface.endpointRefresh;
+      writeWgQuickState(name, {
+        hooks,
+        dns: dns.applied,
+        endpointNames: endpointNames(loaded.config.peers, desired.peers),
+        ...(refresh === undefined ? {} : { endpointRefreshMs: refresh * 1000 }),
+      });
+      await applyNetChanges(name, netPlan.changes.filter((c) => !addressSteps.includes(c)));
+      changes.push(...addressSteps.map((c) => c.description), ...dns.changes);
+      changes.push(...netPlan.changes.filter((c) => !addressSteps.includes(c)).map((c) => c.description));
+      const metricsChange = await applyMetricsListen(name, metricsListen);
+      if (metricsChange !== null) changes.push(metricsChange);
+
+      if (running) changes.push(...hookChangeList(recorded?.hooks, hooks));
+      else changes.push(...(await runHooks(name, "post_up", hooks.postUp)).map((c) => `post_up ran: ${c}`));
+    } catch (error) {
+      // A new interface that failed half-way is removed again (wg-quick's `trap del_if`), without the down hooks.
+      if (!running) await removeInterface(name, { runHooks: false }).catch((e: Error) => log.warn(`${name}: cleaning up failed: ${e.message}`));
+      throw error;
+    }
+
     if (args.json) writeData(JSON.stringify({ interface: name, changed: changes.length > 0, changes }));
     else if (changes.length === 0) log.info(`${name}: unchanged`);
     else for (const c of changes) log.info(`${name}: ${c}`);
@@ -70,3 +112,16 @@ export default defineCommand({
     }
   },
 });
+
+/** endpointNames lists the peers whose endpoint is a host name, with the address just configured. */
+function endpointNames(
+  peers: readonly { endpoint?: { family: string; host: string; port: number } }[],
+  desired: readonly { publicKeyHex: string; endpoint: string | null }[],
+): Record<string, EndpointName> {
+  const out: Record<string, EndpointName> = {};
+  peers.forEach((peer, i) => {
+    const resolved = desired[i]?.endpoint;
+    if (peer.endpoint?.family === "name" && resolved) out[desired[i]!.publicKeyHex] = { host: peer.endpoint.host, port: peer.endpoint.port, resolved };
+  });
+  return out;
+}

@@ -1,6 +1,7 @@
-// `tunnel convert wg0.conf`: a wg-quick config in, tunnel TOML out. Settings
-// that only wg-quick's shell script understands are kept as comments inside
-// [interface] and reported as warnings, so nothing disappears silently.
+// `tunnel convert wg0.conf`: a wg-quick config in, tunnel TOML out. DNS,
+// Table and the hooks become TOML keys; SaveConfig, which has no meaning for
+// a config tunnel never rewrites, is kept as a comment and warned about, so
+// nothing disappears silently.
 
 import { posix } from "node:path";
 import type { ConfigIssue } from "./errors.ts";
@@ -19,7 +20,7 @@ export function convertWgQuickToToml(source: ConfigSource, options: WgQuickOptio
   if (parsed.unconverted.length > 0) {
     interfaceComments.push(
       "",
-      `Not converted from ${posix.basename(source.path)}: wg-quick shell features that tunnel does not run.`,
+      `Not converted from ${posix.basename(source.path)}: tunnel never writes its config back (SaveConfig).`,
       ...parsed.unconverted.map((setting) => `${setting.key} = ${setting.value}`),
     );
   }

@@ -4,7 +4,7 @@
 // Secret keys are never printed, only reported as changed.
 
 import { formatEndpoint } from "./endpoint.ts";
-import type { KeySource, PeerConfig, TunnelConfig } from "./types.ts";
+import { HOOK_FIELDS, type HookField, type InterfaceConfig, type KeySource, type PeerConfig, type RouteTable, type TunnelConfig } from "./types.ts";
 
 /** diffConfigs lists the differences from before to after, interface first, then peers in after's order. */
 export function diffConfigs(before: TunnelConfig, after: TunnelConfig): string[] {
@@ -19,6 +19,11 @@ export function diffConfigs(before: TunnelConfig, after: TunnelConfig): string[]
   changes.push(...listChanges("address", a.addresses, b.addresses));
   if (a.mtu !== b.mtu) changes.push(`mtu: ${a.mtu} → ${b.mtu}`);
   if ((a.fwmark ?? 0) !== (b.fwmark ?? 0)) changes.push(`fwmark: ${showMark(a.fwmark)} → ${showMark(b.fwmark)}`);
+  changes.push(...listChanges("dns", a.dns ?? [], b.dns ?? []));
+  changes.push(...listChanges("dns_search", a.dnsSearch ?? [], b.dnsSearch ?? []));
+  if (showTable(a.table) !== showTable(b.table)) changes.push(`table: ${showTable(a.table)} → ${showTable(b.table)}`);
+  changes.push(...hookChanges(a, b));
+  if ((a.endpointRefresh ?? 300) !== (b.endpointRefresh ?? 300)) changes.push(`endpoint_refresh: ${a.endpointRefresh ?? 300}s → ${b.endpointRefresh ?? 300}s`);
 
   const beforeByKey = new Map(before.peers.map((peer) => [peer.publicKey, peer]));
   const afterKeys = new Set(after.peers.map((peer) => peer.publicKey));
@@ -52,6 +57,27 @@ function peerChanges(a: PeerConfig, b: PeerConfig): string[] {
     changes.push(`persistent_keepalive: ${showKeepalive(a.persistentKeepalive)} → ${showKeepalive(b.persistentKeepalive)}`);
   }
   return changes;
+}
+
+/** HOOK_KEYS are the TOML names of the hook fields. */
+export const HOOK_KEYS: Record<HookField, string> = { preUp: "pre_up", postUp: "post_up", preDown: "pre_down", postDown: "post_down" };
+
+/** hookChanges reports each hook list that differs; unlike addresses, order matters (they run in order). */
+export function hookChanges(a: Pick<InterfaceConfig, HookField>, b: Pick<InterfaceConfig, HookField>): string[] {
+  const changes: string[] = [];
+  for (const field of HOOK_FIELDS) {
+    const before = a[field] ?? [];
+    const after = b[field] ?? [];
+    if (before.length === after.length && before.every((h, i) => h === after[i])) continue;
+    const what = before.length === 0 ? "added" : after.length === 0 ? "removed" : "changed";
+    changes.push(`${HOOK_KEYS[field]} ${what}${after.length === 0 ? "" : `: ${after.join("; ")}`}`);
+  }
+  return changes;
+}
+
+/** showTable names a route table as the config writes it; absent is "auto". */
+export function showTable(table: RouteTable | undefined): string {
+  return table === undefined ? "auto" : String(table);
 }
 
 /** listChanges reports set differences; order within the list is not a change (the kernel keeps none). */

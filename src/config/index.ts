@@ -2,7 +2,7 @@
 // Nothing here reads files, resolves names or looks at the clock.
 
 export { convertWgQuickToToml, type ConvertResult } from "./convert.ts";
-export { diffConfigs, peerLabel } from "./diff.ts";
+export { diffConfigs, hookChanges, peerLabel, showTable } from "./diff.ts";
 export { formatEndpoint, parseEndpoint } from "./endpoint.ts";
 export { configIssue, type ConfigError, type ConfigIssue, type ConfigWarning } from "./errors.ts";
 export {

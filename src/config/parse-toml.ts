@@ -17,7 +17,17 @@ import {
   type PeerConfig,
   type TunnelConfig,
 } from "./types.ts";
-import { checkAllowedIp, checkInterfaceAddress, checkInterfaceName, checkIntegerRange, checkKey } from "./validate.ts";
+import {
+  checkAllowedIp,
+  checkDnsServer,
+  checkHook,
+  checkInterfaceAddress,
+  checkInterfaceName,
+  checkIntegerRange,
+  checkKey,
+  checkSearchDomain,
+  checkTable,
+} from "./validate.ts";
 
 export const TOP_LEVEL_KEYS = ["interface", "peer"] as const;
 export const INTERFACE_KEYS = [
@@ -29,6 +39,14 @@ export const INTERFACE_KEYS = [
   "mtu",
   "fwmark",
   "metrics_listen",
+  "dns",
+  "dns_search",
+  "table",
+  "pre_up",
+  "post_up",
+  "pre_down",
+  "post_down",
+  "endpoint_refresh",
 ] as const;
 export const PEER_KEYS = [
   "name",
@@ -140,7 +158,36 @@ function readInterface(table: Table, configPath: string, reader: TableReader): I
       if (m.warning !== undefined) issues.warn("interface.metrics_listen", m.warning);
     }
   }
+  readWgQuickFeatures(table, config, reader);
+  const refresh = reader.integer(table, "interface", "endpoint_refresh", 10, 86400);
+  if (refresh !== undefined) config.endpointRefresh = refresh;
   return config;
+}
+
+/** readWgQuickFeatures reads the keys that mirror wg-quick's shell features: DNS, Table and the hooks. */
+function readWgQuickFeatures(table: Table, config: InterfaceConfig, reader: TableReader): void {
+  const issues = reader.issues;
+  const dns = reader.stringList(table, "interface", "dns", checkDnsServer);
+  if (dns !== undefined) config.dns = dns;
+  const dnsSearch = reader.stringList(table, "interface", "dns_search", checkSearchDomain);
+  if (dnsSearch !== undefined) config.dnsSearch = dnsSearch;
+  if (dnsSearch !== undefined && dnsSearch.length > 0 && (dns === undefined || dns.length === 0)) {
+    issues.error("interface.dns_search", "needs at least one server in interface.dns (search domains alone are not set, as with wg-quick)");
+  }
+  const routeTable = table.table;
+  if (routeTable !== undefined) {
+    if (typeof routeTable !== "string" && typeof routeTable !== "number") {
+      issues.error("interface.table", `expected "off", "auto", "main" or a table number, got ${describeType(routeTable)}`);
+    } else {
+      const checked = checkTable(routeTable);
+      if (checked.ok) config.table = checked.value;
+      else issues.error("interface.table", checked.message);
+    }
+  }
+  for (const [key, field] of [["pre_up", "preUp"], ["post_up", "postUp"], ["pre_down", "preDown"], ["post_down", "postDown"]] as const) {
+    const hooks = reader.stringList(table, "interface", key, checkHook);
+    if (hooks !== undefined) config[field] = hooks;
+  }
 }
 
 function readPeer(table: Table, path: string, configPath: string, reader: TableReader): PeerConfig {

@@ -3,15 +3,28 @@
 // starts a comment anywhere on a line, Address and AllowedIPs are
 // comma-separated and may repeat, a repeated single-valued key keeps the last
 // value, and "off" means 0 for FwMark and PersistentKeepalive. wg-quick's
-// shell features (DNS, Table, Pre/Post hooks, SaveConfig) have no TOML
-// equivalent; they come back as `unconverted` so the writer can keep them as comments.
+// own keys are translated as its parse_options reads them: DNS= items are
+// servers when they look like addresses and search domains otherwise, Table=
+// is kept, hooks accumulate in order. SaveConfig alone has no TOML meaning
+// (tunnel never rewrites its config); it comes back as `unconverted`.
 
 import { posix } from "node:path";
 import { runCrossChecks, type KeyNamer } from "./cross-checks.ts";
 import { parseEndpoint } from "./endpoint.ts";
 import { didYouMean, IssueList, type ConfigIssue } from "./errors.ts";
 import { DEFAULT_MTU, type ConfigSource, type InterfaceConfig, type PeerConfig, type TunnelConfig } from "./types.ts";
-import { checkAllowedIp, checkInterfaceAddress, checkInterfaceName, checkIntegerRange, checkKey } from "./validate.ts";
+import {
+  checkAllowedIp,
+  checkDnsServer,
+  checkHook,
+  checkInterfaceAddress,
+  checkInterfaceName,
+  checkIntegerRange,
+  checkKey,
+  checkSearchDomain,
+  checkTable,
+  isDnsServerText,
+} from "./validate.ts";
 
 const INTERFACE_KEYS = [
   "PrivateKey",
@@ -30,9 +43,8 @@ const INTERFACE_KEYS = [
 const PEER_KEYS = ["PublicKey", "PresharedKey", "AllowedIPs", "Endpoint", "PersistentKeepalive"] as const;
 const SECTIONS = ["Interface", "Peer"] as const;
 
-/** The wg-quick keys with no TOML equivalent: shell features of wg-quick, not WireGuard settings. */
-const UNCONVERTED_KEYS = new Set<string>(["DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig"]);
 const HOOK_KEYS = new Set<string>(["PreUp", "PostUp", "PreDown", "PostDown"]);
+const HOOK_FIELD_OF = { PreUp: "preUp", PostUp: "postUp", PreDown: "preDown", PostDown: "postDown" } as const;
 
 /** UnconvertedSetting is a wg-quick line kept verbatim for a TOML comment. */
 export interface UnconvertedSetting {
@@ -70,6 +82,7 @@ export function parseWgQuickConfig(source: ConfigSource, options: WgQuickOptions
   let hasInterfaceSection = false;
   let hasPrivateKey = false;
   let mtuLine: number | undefined;
+  let dnsLine: number | undefined;
   let section: "Interface" | "Peer" | "unknown" | null = null;
 
   const lines = source.text.split("\n");
@@ -133,18 +146,14 @@ export function parseWgQuickConfig(source: ConfigSource, options: WgQuickOptions
     }
     seen.set(key, lineNumber);
 
-    if (UNCONVERTED_KEYS.has(key)) {
-      // wg-quick keeps '#' inside hook commands (it uses the unstripped value), so do the same.
-      const kept = HOOK_KEYS.has(key) ? line.slice(line.indexOf("=") + 1).trim() : value;
-      unconverted.push({ key, value: kept, line: lineNumber });
-      const why = HOOK_KEYS.has(key)
-        ? "tunnel does not run wg-quick shell hooks"
-        : key === "DNS"
-          ? "tunnel does not configure DNS"
-          : key === "Table"
-            ? "tunnel does not support wg-quick routing tables"
-            : "tunnel does not write its config back";
-      issues.warn(keyPath, `not converted (${why}); kept as a comment`, lineNumber);
+    if (key === "SaveConfig") {
+      if (value.toLowerCase() === "false") return; // The default; nothing is lost.
+      unconverted.push({ key, value, line: lineNumber });
+      issues.warn(
+        keyPath,
+        "not converted: tunnel never writes the running state back into its config (edit the TOML and run `tunnel up` again instead); kept as a comment",
+        lineNumber,
+      );
       return;
     }
 
@@ -216,6 +225,32 @@ export function parseWgQuickConfig(source: ConfigSource, options: WgQuickOptions
         else error(parsed.message);
         break;
       }
+      case "DNS":
+        // wg-quick splits on commas and blanks: `for v in ${value//,/ }`.
+        for (const item of value.split(/[\s,]+/).filter((v) => v !== "")) {
+          const checked = isDnsServerText(item) ? checkDnsServer(item) : checkSearchDomain(item);
+          if (!checked.ok) error(checked.message);
+          else if (isDnsServerText(item)) (iface.dns ??= []).push(checked.value);
+          else (iface.dnsSearch ??= []).push(checked.value);
+        }
+        dnsLine = lineNumber;
+        break;
+      case "Table": {
+        const checked = checkTable(value);
+        if (checked.ok) iface.table = checked.value;
+        else error(`${checked.message} (tunnel takes no table names from /etc/iproute2/rt_tables)`);
+        break;
+      }
+      case "PreUp":
+      case "PostUp":
+      case "PreDown":
+      case "PostDown": {
+        // wg-quick (parse_options) cuts the line at the first '#' for hooks too: `stripped="${line%%\#*}"`.
+        const checked = checkHook(value);
+        if (checked.ok) (iface[HOOK_FIELD_OF[key]] ??= []).push(checked.value);
+        else error(checked.message);
+        break;
+      }
       case "PersistentKeepalive": {
         const interval = parseInteger(value, 0, 65535, { off: true });
         if (typeof interval === "number") draft!.peer.persistentKeepalive = interval;
@@ -233,6 +268,11 @@ export function parseWgQuickConfig(source: ConfigSource, options: WgQuickOptions
   if (!hasInterfaceSection) issues.error("interface", "missing; the file needs an [Interface] section");
   else if (!hasPrivateKey && !interfaceSeen.has("PrivateKey")) {
     issues.error("interface.PrivateKey", "missing; tunnel needs the interface's private key");
+  }
+  if (iface.dnsSearch !== undefined && iface.dns === undefined) {
+    // wg-quick's set_dns returns early without servers, so the domains never take effect.
+    issues.warn("interface.DNS", `search domains without a server are ignored by wg-quick; dropped: ${iface.dnsSearch.join(", ")}`, dnsLine);
+    delete iface.dnsSearch;
   }
   peers.forEach((draft, index) => {
     if (draft.publicKeyLine === undefined) {

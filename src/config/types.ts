@@ -42,7 +42,31 @@ export interface InterfaceConfig {
   fwmark?: number;
   /** TCP address for the Prometheus metrics ("127.0.0.1:9586", "[::1]:9586"); absent = Unix socket only. */
   metricsListen?: string;
+  /** Name servers (canonical IP text) set for the interface while it is up; absent = leave DNS alone. */
+  dns?: string[];
+  /** Search domains set with `dns` (wg-quick's non-address DNS= items). */
+  dnsSearch?: string[];
+  /** Where routes for allowed IPs go (wg-quick Table=); absent means "auto". */
+  table?: RouteTable;
+  /** Shell commands (bash -c, %i = interface name) run around up and down, as wg-quick's hooks. */
+  preUp?: string[];
+  postUp?: string[];
+  preDown?: string[];
+  postDown?: string[];
+  /** Seconds between re-resolutions of peer endpoints given as host names while they work; absent = 300. */
+  endpointRefresh?: number;
 }
+
+/**
+ * RouteTable is wg-quick's Table=: "off" adds no routes, "auto" adds them to
+ * main (a default route gets policy routing), "main" or a number puts every
+ * route, default ones included, into that table with no policy rules.
+ */
+export type RouteTable = "off" | "auto" | "main" | number;
+
+/** The hook keys, in the order they run. */
+export const HOOK_FIELDS = ["preUp", "postUp", "preDown", "postDown"] as const;
+export type HookField = (typeof HOOK_FIELDS)[number];
 
 export interface PeerConfig {
   publicKey: string;

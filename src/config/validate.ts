@@ -2,8 +2,9 @@
 // same verdicts and the same wording. Each returns a message (what is wrong)
 // or the normalized value; the parsers add the file and key.
 
-import { formatPrefix, hasHostBits, maskPrefix, parsePrefix } from "./prefix.ts";
-import { MAX_IFNAME_LEN, MAX_MTU, MIN_MTU_IPV4, MIN_MTU_IPV6 } from "./types.ts";
+import { isHostName } from "./endpoint.ts";
+import { formatIp, formatPrefix, hasHostBits, maskPrefix, parseIp, parsePrefix } from "./prefix.ts";
+import { MAX_IFNAME_LEN, MAX_MTU, MIN_MTU_IPV4, MIN_MTU_IPV6, type RouteTable } from "./types.ts";
 
 export type Checked<T> = { ok: true; value: T; warning?: string } | { ok: false; message: string };
 
@@ -91,4 +92,55 @@ function describeBadPrefix(text: string, parsed: { family: 4 | 6; reason: string
 /** isIpv6Text tells IPv6 from IPv4 in already-validated canonical text. */
 export function isIpv6Text(text: string): boolean {
   return text.includes(":");
+}
+
+/** checkDnsServer validates a name server: an IPv4 or IPv6 address, no port or prefix (resolv.conf takes none). */
+export function checkDnsServer(text: string): Checked<string> {
+  const address = parseIp(text);
+  if (address === null) return { ok: false, message: `'${text}' is not an IP address; name servers are given by address` };
+  return { ok: true, value: formatIp(address) };
+}
+
+/** checkSearchDomain validates a DNS search domain (a host name; a trailing dot is fine). */
+export function checkSearchDomain(text: string): Checked<string> {
+  if (isHostName(text)) return { ok: true, value: text };
+  return { ok: false, message: `'${text}' is not a valid search domain` };
+}
+
+/**
+ * isDnsServerText is wg-quick's own test for a DNS= item: digits and dots, or
+ * anything with a ':' is a server; everything else is a search domain.
+ */
+export function isDnsServerText(text: string): boolean {
+  return /^[0-9.]+$/.test(text) || text.includes(":");
+}
+
+/** MAX_TABLE is the largest routing table id the kernel takes (u32). */
+const MAX_TABLE = 0xffffffff;
+/** Tables the kernel reserves: 0 is "unspecified", 253 default, 255 local. */
+const RESERVED_TABLES = new Map([
+  [0, "0 means 'unspecified' to the kernel"],
+  [253, "253 is the kernel's 'default' table"],
+  [255, "255 is the kernel's 'local' table; routes there would shadow local addresses"],
+]);
+
+/** checkTable validates wg-quick's Table=: "off", "auto", "main" or a table number. */
+export function checkTable(value: string | number): Checked<RouteTable> {
+  if (typeof value === "string") {
+    const lower = value.toLowerCase();
+    if (lower === "off" || lower === "auto" || lower === "main") return { ok: true, value: lower };
+    if (!/^[0-9]+$/.test(value)) return { ok: false, message: `'${value}' is not 'off', 'auto', 'main' or a table number` };
+    value = Number(value);
+  }
+  if (!Number.isInteger(value) || value < 0 || value > MAX_TABLE) return { ok: false, message: `${value} is out of range; a table number is from 1 to ${MAX_TABLE}` };
+  const reserved = RESERVED_TABLES.get(value);
+  if (reserved !== undefined) return { ok: false, message: `${value} cannot be used: ${reserved}` };
+  if (value === 254) return { ok: true, value: "main" };
+  return { ok: true, value };
+}
+
+/** checkHook accepts any non-empty command line; it is run by bash, as wg-quick does. */
+export function checkHook(text: string): Checked<string> {
+  if (text.trim() === "") return { ok: false, message: "is empty; give a command or remove the item" };
+  return { ok: true, value: text };
 }

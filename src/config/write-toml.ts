@@ -32,6 +32,15 @@ export function toToml(config: TunnelConfig, options: ToTomlOptions = {}): strin
   // Hex, as wg(8) shows marks; TOML reads 0x literals back as the same integer.
   if (iface.fwmark !== undefined) out.push(assign("fwmark", iface.fwmark === 0 ? "0" : `0x${iface.fwmark.toString(16)}`));
   if (iface.metricsListen !== undefined) out.push(assign("metrics_listen", tomlString(iface.metricsListen)));
+  if (iface.dns !== undefined) out.push(assign("dns", tomlStringArray("dns", iface.dns)));
+  if (iface.dnsSearch !== undefined) out.push(assign("dns_search", tomlStringArray("dns_search", iface.dnsSearch)));
+  if (iface.table !== undefined) out.push(assign("table", typeof iface.table === "number" ? String(iface.table) : tomlString(iface.table)));
+  for (const [key, field] of [["pre_up", "preUp"], ["post_up", "postUp"], ["pre_down", "preDown"], ["post_down", "postDown"]] as const) {
+    const hooks = iface[field];
+    // One command per line: hooks are long and read better (and diff better) that way.
+    if (hooks !== undefined) out.push(assign(key, hooks.length === 0 ? "[]" : `[\n${hooks.map((h) => `  ${tomlString(h)},`).join("\n")}\n]`));
+  }
+  if (iface.endpointRefresh !== undefined) out.push(assign("endpoint_refresh", String(iface.endpointRefresh)));
   for (const line of options.interfaceComments ?? []) out.push(comment(line));
 
   for (const peer of config.peers) {

@@ -78,6 +78,8 @@ export interface PeerStatus {
    * configured, or the address went away).
    */
   localSource: { address: string; ifindex: number } | null;
+  /** The host name (and port) the endpoint was configured as, when it was one; added by the CLI's endpoint follower. */
+  endpointName?: string;
 }
 
 export interface DeviceStatus {

@@ -69,9 +69,9 @@ describe("tunnel convert", () => {
     expect(parsed.config.interface.name).toBe("wg0");
     expect(parsed.config.interface.addresses).toEqual(["198.18.0.1/24", "fd00::1/64"]);
     expect(parsed.config.peers[0]!.allowedIps).toEqual(["198.18.1.0/24"]);
-    expect(stdout).toContain("# DNS = 198.18.0.53");
-    expect(stderr).toContain("wg0.conf:4: interface.DNS: not converted");
-    expect(stderr).toContain("wg0.conf:5: interface.PostUp: not converted");
+    expect(parsed.config.interface.dns).toEqual(["198.18.0.53"]);
+    expect(parsed.config.interface.postUp).toEqual(["echo up %i"]);
+    expect(stderr).not.toContain("not converted");
     expect(stderr).not.toContain(PRIVATE_KEY);
   });
 

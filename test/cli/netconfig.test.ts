@@ -31,6 +31,7 @@ function live(over: Partial<LiveNetState> = {}): LiveNetState {
     addresses: [],
     routes: [],
     otherRoutes: [],
+    tableRoutes: [],
     policy: { v4: { table: null, markRules: [], suppressRules: 0 }, v6: { table: null, markRules: [], suppressRules: 0 }, srcValidMark: false },
     ...over,
   };
@@ -184,7 +185,12 @@ describe("ip -j parsers", () => {
       { type: "local", dst: "198.18.0.1", table: "local", protocol: "kernel", scope: "host" },
       { type: "broadcast", dst: "198.18.0.255", table: "local", protocol: "kernel", scope: "link" },
     ]);
-    expect(parseRoutes(json, 4)).toEqual({ routes: ["198.18.5.1/32"], otherRoutes: ["198.18.0.0/24"], table: 51820 });
+    expect(parseRoutes(json, 4)).toEqual({
+      routes: ["198.18.5.1/32"],
+      otherRoutes: ["198.18.0.0/24"],
+      table: 51820,
+      tableRoutes: [{ table: 51820, route: "0.0.0.0/0" }],
+    });
   });
 
   test("rules: wg-quick's mark rule (fwmark printed in hex) and suppress rules; others ignored", () => {
@@ -317,5 +323,45 @@ describePrivileged("netconfig against the kernel (namespace)", { root: true, com
       expect(rules(family)).not.toContain("suppress_prefixlength");
     }
     expect((await teardownNet("tn0", undefined, runner)).length).toBe(0);
+  });
+
+  test("table = N puts every route, default included, in table N with no policy rules; off removes them; auto moves them back", async () => {
+    const base = { addresses: ["198.18.0.1/24", "fd00::2/64"], mtu: 1420, routes: ["0.0.0.0/0", "198.18.4.0/22", "fd00:7::/64"] };
+    const numbered: DesiredNetState = { ...base, table: 7001 };
+    const p = await plan(numbered);
+    expect(p.fwmark).toBeNull();
+    expect(p.changes.map((c) => c.description)).toEqual([
+      "route 198.18.4.0/22 removed",
+      "route 0.0.0.0/0 added to table 7001",
+      "route 198.18.4.0/22 added to table 7001",
+      "route fd00:7::/64 added to table 7001",
+    ]);
+    await applyNetChanges("tn0", p.changes, runner);
+    expect(ns.ip("-4", "route", "show", "table", "7001")).toContain("default dev tn0");
+    expect(ns.ip("-4", "route", "show", "table", "7001")).toContain("198.18.4.0/22 dev tn0");
+    expect(ns.ip("-6", "route", "show", "table", "7001")).toContain("fd00:7::/64 dev tn0");
+    expect(ns.ip("-4", "route", "show", "table", "main", "dev", "tn0")).not.toContain("198.18.4.0/22");
+    expect(rules("-4")).not.toContain("7001");
+    expect(await plan(numbered)).toEqual({ changes: [], fwmark: null });
+
+    const main: DesiredNetState = { ...base, table: "main" };
+    await applyNetChanges("tn0", (await plan(main)).changes, runner);
+    expect(ns.ip("-4", "route", "show", "table", "main")).toContain("default dev tn0");
+    expect(ns.ip("-4", "route", "show", "table", "7001")).toBe("");
+    expect((await plan(main)).changes).toEqual([]);
+
+    const off: DesiredNetState = { ...base, table: "off" };
+    await applyNetChanges("tn0", (await plan(off)).changes, runner);
+    expect(ns.ip("-4", "route", "show", "table", "all", "dev", "tn0").trim().split("\n").map((l) => l.trim()).filter((l) => !l.includes("table local"))).toEqual(["198.18.0.0/24 proto kernel scope link src 198.18.0.1"]);
+    expect((await plan(off)).changes).toEqual([]);
+
+    await applyNetChanges("tn0", (await plan({ ...base, table: 7001 })).changes, runner);
+    const auto = await plan(base);
+    expect(auto.fwmark).toBe(51820);
+    await applyNetChanges("tn0", auto.changes, runner);
+    expect(ns.ip("-4", "route", "show", "table", "7001")).toBe("");
+    expect(ns.ip("-4", "route", "show", "table", "51820")).toContain("default dev tn0");
+    expect((await plan(base)).changes).toEqual([]);
+    await teardownNet("tn0", undefined, runner);
   });
 });

@@ -17,7 +17,19 @@ describe("docs/config.md", () => {
   });
 
   test("the converted example parses", () => {
-    const result = parseTunnelConfig({ path: "wg0.toml", text: tomlBlocks[1]! });
+    const converted = tomlBlocks.find((block) => block.includes("Not converted from wg0.conf"));
+    const result = parseTunnelConfig({ path: "wg0.toml", text: converted! });
     expect(result.ok ? [] : result.errors.map((e) => e.formatted)).toEqual([]);
+  });
+
+  test("every snippet uses only known keys with valid values", () => {
+    for (const block of tomlBlocks) {
+      // Snippets show a few keys; give them what a whole file needs.
+      let text = block.includes("[interface]") ? block : `[interface]\n${block}`;
+      if (!/private_key/.test(text)) text = text.replace("[interface]", `[interface]\nprivate_key = "ERERERERERERERERERERERERERERERERERERERERERE="`);
+      if (/dns_search/.test(text) && !/^dns =/m.test(text)) text = text.replace("[interface]", `[interface]\ndns = ["198.18.0.53"]`);
+      const result = parseTunnelConfig({ path: "wg0.toml", text });
+      expect(result.ok ? [] : result.errors.map((e) => e.formatted)).toEqual([]);
+    }
   });
 });

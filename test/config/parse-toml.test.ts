@@ -132,8 +132,8 @@ describe("config/parse-toml: errors name the file, the key and what is wrong", (
     expect(errorsOf(minimal(`listenport = 51820\nAllowedIPs = []\nbogus = 1`, "[peers]\nx = 1\n"))).toEqual([
       "peer.toml: peers: unknown key; did you mean 'peer'?",
       "peer.toml: interface.listenport: unknown key; did you mean 'listen_port'?",
-      "peer.toml: interface.AllowedIPs: unknown key; known keys: name, private_key, private_key_file, listen_port, address, mtu, fwmark, metrics_listen",
-      "peer.toml: interface.bogus: unknown key; known keys: name, private_key, private_key_file, listen_port, address, mtu, fwmark, metrics_listen",
+      "peer.toml: interface.AllowedIPs: unknown key; known keys: name, private_key, private_key_file, listen_port, address, mtu, fwmark, metrics_listen, dns, dns_search, table, pre_up, post_up, pre_down, post_down, endpoint_refresh",
+      "peer.toml: interface.bogus: unknown key; known keys: name, private_key, private_key_file, listen_port, address, mtu, fwmark, metrics_listen, dns, dns_search, table, pre_up, post_up, pre_down, post_down, endpoint_refresh",
     ]);
     expect(errorsOf(minimal("", peer(`PersistentKeepalive = 25`)))).toEqual([
       "peer.toml: peer[0].PersistentKeepalive: unknown key; did you mean 'persistent_keepalive'?",

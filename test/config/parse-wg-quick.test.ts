@@ -12,9 +12,10 @@ FwMark = 0xca6c
 MTU = 1380
 DNS = 198.18.0.53, fd00::53, lab.internal
 Table = off
-PostUp = iptables -A FORWARD -i %i -j ACCEPT # a '#' inside a hook is kept, as wg-quick does
+PostUp = iptables -A FORWARD -i %i -j ACCEPT # wg-quick cuts hooks at '#' like any other line
+PostUp = logger "%i up"
 PostDown = iptables -D FORWARD -i %i -j ACCEPT
-SaveConfig = false
+SaveConfig = true
 
 [Peer]
 # the gateway
@@ -45,6 +46,11 @@ describe("config/parse-wg-quick", () => {
     expect(result.config).toEqual({
       interface: {
         name: "wg0",
+        dns: ["198.18.0.53", "fd00::53"],
+        dnsSearch: ["lab.internal"],
+        table: "off",
+        postUp: ["iptables -A FORWARD -i %i -j ACCEPT", 'logger "%i up"'],
+        postDown: ["iptables -D FORWARD -i %i -j ACCEPT"],
         privateKey: { kind: "inline", key: PRIVATE_KEY },
         listenPort: 51820,
         fwmark: 0xca6c,
@@ -67,19 +73,28 @@ describe("config/parse-wg-quick", () => {
         },
       ],
     });
-    expect(result.unconverted).toEqual([
-      { key: "DNS", value: "198.18.0.53, fd00::53, lab.internal", line: 9 },
-      { key: "Table", value: "off", line: 10 },
-      { key: "PostUp", value: "iptables -A FORWARD -i %i -j ACCEPT # a '#' inside a hook is kept, as wg-quick does", line: 11 },
-      { key: "PostDown", value: "iptables -D FORWARD -i %i -j ACCEPT", line: 12 },
-      { key: "SaveConfig", value: "false", line: 13 },
-    ]);
+    expect(result.unconverted).toEqual([{ key: "SaveConfig", value: "true", line: 14 }]);
     expect(formatted(result.warnings)).toEqual([
-      "/etc/wireguard/wg0.conf:9: interface.DNS: not converted (tunnel does not configure DNS); kept as a comment",
-      "/etc/wireguard/wg0.conf:10: interface.Table: not converted (tunnel does not support wg-quick routing tables); kept as a comment",
-      "/etc/wireguard/wg0.conf:11: interface.PostUp: not converted (tunnel does not run wg-quick shell hooks); kept as a comment",
-      "/etc/wireguard/wg0.conf:12: interface.PostDown: not converted (tunnel does not run wg-quick shell hooks); kept as a comment",
-      "/etc/wireguard/wg0.conf:13: interface.SaveConfig: not converted (tunnel does not write its config back); kept as a comment",
+      "/etc/wireguard/wg0.conf:14: interface.SaveConfig: not converted: tunnel never writes the running state back into its config (edit the TOML and run `tunnel up` again instead); kept as a comment",
+    ]);
+  });
+
+  test("DNS splits like wg-quick: addresses are servers, other words search domains; commas or blanks", () => {
+    const text = `[Interface]\nPrivateKey = ${PRIVATE_KEY}\nDNS = 198.18.0.53,corp.example lab.example\nDNS = fd00::53\nTable = 1234\n`;
+    const result = parseWgQuickConfig({ path: "wg0.conf", text });
+    if (!result.ok) throw new Error(formatted(result.errors).join("\n"));
+    expect(result.config.interface.dns).toEqual(["198.18.0.53", "fd00::53"]);
+    expect(result.config.interface.dnsSearch).toEqual(["corp.example", "lab.example"]);
+    expect(result.config.interface.table).toBe(1234);
+  });
+
+  test("bad DNS, Table and hook values are errors with the line", () => {
+    const text = `[Interface]\nPrivateKey = ${PRIVATE_KEY}\nDNS = 198.18.0.300\nTable = vpn\nTable = 255\nPreUp =\n`;
+    expect(errorsOf(text)).toEqual([
+      "wg0.conf:3: interface.DNS: '198.18.0.300' is not an IP address; name servers are given by address",
+      "wg0.conf:4: interface.Table: 'vpn' is not 'off', 'auto', 'main' or a table number (tunnel takes no table names from /etc/iproute2/rt_tables)",
+      "wg0.conf:5: interface.Table: 255 cannot be used: 255 is the kernel's 'local' table; routes there would shadow local addresses (tunnel takes no table names from /etc/iproute2/rt_tables)",
+      "wg0.conf:6: interface.PreUp: is empty; give a command or remove the item",
     ]);
   });
 

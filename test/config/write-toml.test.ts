@@ -101,8 +101,11 @@ PrivateKey = ${PRIVATE_KEY}
 Address = 198.18.0.1/24
 Address = fd00::1/64
 ListenPort = 51820
-DNS = 198.18.0.53
+DNS = 198.18.0.53, lab.internal
+Table = 1234
 PostUp = ip rule add from 198.18.0.0/24 table 7 # source routing
+PreDown = logger "%i going down"
+SaveConfig = true
 
 [Peer]
 PublicKey = ${PEER_A_KEY}
@@ -112,7 +115,7 @@ Endpoint = [fd00::2]:51820
 PersistentKeepalive = 25
 `;
 
-  test("converts, keeping wg-quick-only settings as comments", () => {
+  test("converts DNS, Table and hooks to keys; SaveConfig stays a comment with a warning", () => {
     const result = convertWgQuickToToml({ path: "/etc/wireguard/wg0.conf", text: WG0 });
     if (!result.ok) throw new Error(result.errors.map((e) => e.formatted).join("\n"));
     expect(result.toml).toBe(`# Converted from wg0.conf by tunnel convert.
@@ -124,10 +127,18 @@ private_key = "${PRIVATE_KEY}"
 listen_port = 51820
 address = ["198.18.0.1/24", "fd00::1/64"]
 mtu = 1420
+dns = ["198.18.0.53"]
+dns_search = ["lab.internal"]
+table = 1234
+post_up = [
+  "ip rule add from 198.18.0.0/24 table 7",
+]
+pre_down = [
+  "logger \\"%i going down\\"",
+]
 
-# Not converted from wg0.conf: wg-quick shell features that tunnel does not run.
-# DNS = 198.18.0.53
-# PostUp = ip rule add from 198.18.0.0/24 table 7 # source routing
+# Not converted from wg0.conf: tunnel never writes its config back (SaveConfig).
+# SaveConfig = true
 
 [[peer]]
 public_key = "${PEER_A_KEY}"
@@ -137,8 +148,7 @@ allowed_ips = ["198.18.1.0/24", "fd00:1::/64"]
 persistent_keepalive = 25
 `);
     expect(result.warnings.map((w) => w.formatted)).toEqual([
-      "/etc/wireguard/wg0.conf:7: interface.DNS: not converted (tunnel does not configure DNS); kept as a comment",
-      "/etc/wireguard/wg0.conf:8: interface.PostUp: not converted (tunnel does not run wg-quick shell hooks); kept as a comment",
+      "/etc/wireguard/wg0.conf:11: interface.SaveConfig: not converted: tunnel never writes the running state back into its config (edit the TOML and run `tunnel up` again instead); kept as a comment",
     ]);
   });
 
@@ -164,7 +174,7 @@ persistent_keepalive = 25
   test("conversion errors name the file, line and key", () => {
     const result = convertWgQuickToToml({ path: "wg0.conf", text: WG0.replace("Endpoint = [fd00::2]:51820", "Endpoint = [fd00::2]") });
     expect(result.ok ? [] : result.errors.map((e) => e.formatted)).toEqual([
-      "wg0.conf:14: peer[0].Endpoint: '[fd00::2]' is not a valid endpoint: missing ':port' after ']'",
+      "wg0.conf:17: peer[0].Endpoint: '[fd00::2]' is not a valid endpoint: missing ':port' after ']'",
     ]);
   });
 });
