@@ -1027,8 +1027,15 @@ export class DataPlane {
       const mac1Off = initiation ? MESSAGE_INITIATION_OFFSET_MAC1 : MESSAGE_RESPONSE_OFFSET_MAC1;
       const mac2Off = mac1Off + MAC_LEN;
       const carriesMac2 = !isMac2Zero(buf, off, mac2Off);
-      // Without a mac2 it could only queue normally: when that is refused, no MAC is spent on it.
-      if (!carriesMac2 && this.countRefusal(this.hq.refusal(now, names, nameOff))) return;
+      if (!carriesMac2 && this.hq.underLoad(now)) {
+        // Under load it would only earn a cookie reply: within its source's budget, and if the queue takes it.
+        if (!this.hq.allowCookieReply(now, names, nameOff)) {
+          this.c[C.dropCookieRateLimit]!++;
+          return;
+        }
+        // When the queue refuses it anyway, no MAC is spent on it.
+        if (this.countRefusal(this.hq.refusal(now, names, nameOff))) return;
+      } else if (!carriesMac2 && this.countRefusal(this.hq.refusal(now, names, nameOff))) return;
       const checker = this.device.cookieChecker;
       if (!checker.checkMac1(buf, off, mac1Off)) {
         this.c[C.dropBadMac]!++;

@@ -12,6 +12,12 @@
 //   - A priority lane takes messages whose mac2 the data plane verified at
 //     arrival while under load: the retry that proves a peer's address must
 //     not wait behind thousands of cookie-less messages, and is taken first.
+//   - Under load, each source gets at most COOKIE_REPLIES_PER_SECOND cookie
+//     replies (burst the same): a peer needs one per retry (every 5 s), so
+//     this serves hundreds of peers behind one NAT address, while a flooding
+//     host's surplus is dropped before any MAC is computed for it. Neither
+//     the kernel nor wireguard-go limits cookie replies; without it a 20k/s
+//     flood from one host costs 20k MACs, seals and sends a second.
 // Storage is one preallocated slab; nothing here allocates per message.
 import { copyLocalSource, type LocalSource, newLocalSource } from "../sys/udp.ts";
 
@@ -25,7 +31,10 @@ export const UNDER_LOAD_AFTER_MS = 1000;
 export const MESSAGE_MAX = 256;
 /** NAME_MAX holds a sockaddr_in6. */
 const NAME_MAX = 32;
-const SOURCE_BUCKETS = 256;
+/** Sources are hashed into this many buckets; a legitimate source shares the flooder's with odds 1 in 4096. */
+const SOURCE_BUCKETS = 4096;
+/** COOKIE_REPLIES_PER_SECOND is the per-source cookie-reply budget under load (also the burst). */
+export const COOKIE_REPLIES_PER_SECOND = 500;
 
 /** Why offer() refused a message. */
 export type OfferRefusal = "full" | "source-share";
@@ -36,7 +45,7 @@ export class HandshakeQueue {
   readonly lens: Int32Array;
   readonly names: Uint8Array;
   readonly sources: LocalSource[];
-  private readonly bucketOfSlot: Uint8Array;
+  private readonly bucketOfSlot: Uint16Array;
   private readonly perBucket: Uint16Array;
   private readonly shareLimit: number;
   private readonly loadDepth: number;
@@ -45,6 +54,8 @@ export class HandshakeQueue {
   private prioHead = 0;
   private prioCount = 0;
   private underLoadUntil = Number.NEGATIVE_INFINITY;
+  private readonly cookieTokens = new Float64Array(SOURCE_BUCKETS);
+  private readonly cookieStamp = new Float64Array(SOURCE_BUCKETS);
 
   constructor(
     readonly capacity = HANDSHAKE_QUEUE_CAPACITY,
@@ -55,7 +66,7 @@ export class HandshakeQueue {
     this.lens = new Int32Array(slots);
     this.names = new Uint8Array(slots * NAME_MAX);
     this.sources = Array.from({ length: slots }, newLocalSource);
-    this.bucketOfSlot = new Uint8Array(slots);
+    this.bucketOfSlot = new Uint16Array(slots);
     this.perBucket = new Uint16Array(SOURCE_BUCKETS);
     this.shareLimit = Math.max(1, capacity >> 2);
     this.loadDepth = Math.max(1, capacity >> 3);
@@ -123,6 +134,24 @@ export class HandshakeQueue {
     if (this.count === this.capacity) return this.refuse(now, "full");
     if (this.perBucket[sourceBucket(names, nameOff)]! >= this.shareLimit) return this.refuse(now, "source-share");
     return null;
+  }
+
+  /**
+   * allowCookieReply spends one of the source's cookie-reply tokens (token
+   * bucket, COOKIE_REPLIES_PER_SECOND, full at start); false when it has none
+   * left, and the message should be dropped unanswered.
+   */
+  allowCookieReply(now: number, names: Uint8Array, nameOff: number): boolean {
+    const b = sourceBucket(names, nameOff);
+    const elapsed = now - this.cookieStamp[b]!;
+    const tokens = Math.min(COOKIE_REPLIES_PER_SECOND, this.cookieTokens[b]! + (elapsed * COOKIE_REPLIES_PER_SECOND) / 1000);
+    this.cookieStamp[b] = now;
+    if (tokens < 1) {
+      this.cookieTokens[b] = tokens;
+      return false;
+    }
+    this.cookieTokens[b] = tokens - 1;
+    return true;
   }
 
   /**

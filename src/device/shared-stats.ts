@@ -63,6 +63,7 @@ export const COUNTERS = [
   "dropUnknownIndex",
   "dropHandshake",
   "dropHandshakeSourceShare",
+  "dropCookieRateLimit",
   "dropOther",
   // loop health
   "loopIterations",

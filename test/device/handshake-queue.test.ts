@@ -3,7 +3,7 @@
 // afterglow, queue-full and per-source refusals, the priority lane for
 // mac2-verified retries, and slot contents surviving the ring.
 import { describe, expect, test } from "bun:test";
-import { HandshakeQueue, sourceBucket, UNDER_LOAD_AFTER_MS } from "../../src/device/handshake-queue.ts";
+import { COOKIE_REPLIES_PER_SECOND, HandshakeQueue, sourceBucket, UNDER_LOAD_AFTER_MS } from "../../src/device/handshake-queue.ts";
 import { newLocalSource } from "../../src/sys/udp.ts";
 
 function sockaddr4(ip: [number, number, number, number], port: number): Uint8Array {
@@ -128,5 +128,21 @@ describe("HandshakeQueue.refusal", () => {
     expect(q.underLoad(1)).toBe(true);
     for (let i = 2; i < 8; i++) offer(q, 0, sockaddr4([198, 19, 21, i], 1));
     expect(q.refusal(0, sockaddr4([198, 19, 22, 1], 1), 0)).toBe("full");
+  });
+});
+
+describe("HandshakeQueue.allowCookieReply", () => {
+  test("a source gets its burst, then the sustained rate; another source keeps its own budget", () => {
+    const q = new HandshakeQueue(64, 8);
+    const flooder = sockaddr4([198, 19, 30, 1], 1);
+    const other = sockaddr4([198, 19, 31, 1], 1);
+    let granted = 0;
+    for (let i = 0; i < COOKIE_REPLIES_PER_SECOND * 2; i++) if (q.allowCookieReply(1000, flooder, 0)) granted++;
+    expect(granted).toBe(COOKIE_REPLIES_PER_SECOND);
+    expect(q.allowCookieReply(1000, other, 0)).toBe(true);
+    // 100 ms later: a tenth of a second's worth again, no more.
+    granted = 0;
+    for (let i = 0; i < COOKIE_REPLIES_PER_SECOND; i++) if (q.allowCookieReply(1100, flooder, 0)) granted++;
+    expect(granted).toBe(COOKIE_REPLIES_PER_SECOND / 10);
   });
 });

@@ -160,7 +160,8 @@ describePrivileged("metrics: scraped under load through two tunnel daemons", { r
     const file = join(dir, "gone.prom");
     writeFileSync(file, "tunnel_listen_port{interface=\"old\"} 1\n");
     expect(readFileSync(file, "utf8")).not.toBe("");
-    const script = `mount -t tmpfs none /run/wireguard && exec "$@"`;
+    // status lists both run directories: hide every other daemon's sockets from this one command.
+    const script = `mkdir -p /run/wireguard /run/tunnel && mount -t tmpfs none /run/wireguard && mount -t tmpfs none /run/tunnel && exec "$@"`;
     const p = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", bin, "status", "--prometheus-file", file], { stdout: "pipe", stderr: "pipe" });
     expect(p.stderr.toString()).toBe("");
     expect(p.exitCode).toBe(0);
