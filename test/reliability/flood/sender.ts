@@ -79,8 +79,8 @@ export function runFlood(o: FloodOptions): FloodResult {
   };
   const start = performance.now();
   const end = start + o.seconds * 1000;
-  // Small batches at low rates keep the flood smooth: ~1 ms worth per batch.
-  const perBatch = o.rate === null ? SEND_BATCH : Math.max(1, Math.min(SEND_BATCH, Math.ceil(o.rate / 1000)));
+  // Small batches at low rates keep the flood smooth: ~2 ms worth per batch.
+  const perBatch = o.rate === null ? SEND_BATCH : Math.max(1, Math.min(SEND_BATCH, Math.ceil(o.rate / 500)));
   const bucket = o.rate === null ? null : new TokenBucket(o.rate, Math.max(perBatch, o.rate / 50), start);
   let next = 0;
   let sock = 0;
@@ -93,8 +93,10 @@ export function runFlood(o: FloodOptions): FloodResult {
         n = bucket.take(now, perBatch);
         if (n === 0) {
           drainReplies(socks, recv, result);
+          // Never spin while waiting for tokens: a busy sender would take a whole
+          // core from the responder it floods, and measure the machine, not the defence.
           const wait = bucket.waitMs(performance.now(), perBatch);
-          if (wait >= 1) Bun.sleepSync(Math.min(wait, end - performance.now(), 5));
+          Bun.sleepSync(Math.max(1, Math.min(wait, end - performance.now(), 5)));
           continue;
         }
       }
