@@ -4,11 +4,11 @@
 // and an SSH key pair generated here. Output, in the cache:
 //   vmlinuz, initrd.img, root.img (raw ext4), id_ed25519{,.pub}, host_key.pub
 // A rebuild happens only when an input changes: the package list, the
-// kernel package and version, or this file and guest-files.ts.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+// kernel package and version, the build steps or the guest's files.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cacheDir, inputKey, sh, withLock } from "./cache.ts";
-import { writeGuestFiles } from "./guest-files.ts";
+import { CACHE_ROOT, cacheDir, inputKey, sh, withLock } from "./cache.ts";
+import { guestFiles, writeGuestFiles } from "./guest-files.ts";
 
 const SUITE = "bookworm";
 const MIRRORS = [
@@ -37,8 +37,22 @@ export interface Image {
   hostKeyPub: string;
 }
 
-/** kernelPackage is the linux-image-VER-amd64 that linux-image-amd64 points at, with its candidate version. */
+/**
+ * kernelPackage is the linux-image-VER-amd64 that linux-image-amd64 points at,
+ * with its candidate version. apt-cache takes seconds on a loaded machine, so
+ * the answer is kept until apt's package lists change.
+ */
 async function kernelPackage(): Promise<{ name: string; version: string }> {
+  const lists = ["/var/lib/apt/lists", "/var/cache/apt/pkgcache.bin"].map((p) => (existsSync(p) ? statSync(p).mtimeMs : 0));
+  const memo = join(CACHE_ROOT, `kernel-${inputKey(lists)}.json`);
+  if (existsSync(memo)) return JSON.parse(readFileSync(memo, "utf8")) as { name: string; version: string };
+  const found = await askApt();
+  mkdirSync(CACHE_ROOT, { recursive: true });
+  writeFileSync(memo, JSON.stringify(found));
+  return found;
+}
+
+async function askApt(): Promise<{ name: string; version: string }> {
   const deps = await sh(["apt-cache", "depends", "linux-image-amd64"]);
   const name = /Depends:\s*(linux-image-[0-9][^\s]*-amd64)/.exec(deps)?.[1];
   if (!name) throw new Error("apt-cache depends linux-image-amd64 names no kernel: run apt-get update");
@@ -47,9 +61,53 @@ async function kernelPackage(): Promise<{ name: string; version: string }> {
   return { name, version };
 }
 
-function sourcesHash(): string {
-  const here = new URL(".", import.meta.url).pathname;
-  return inputKey(["image.ts", "guest-files.ts"].map((f) => readFileSync(join(here, f), "utf8")));
+const MKFS = ["mkfs.ext4", "-q", "-F", "-L", "root"];
+
+interface HookPaths {
+  modules: string;
+  kernelDir: string;
+  overlay: string;
+  out: string;
+  kernelVersion: string;
+}
+
+/**
+ * customizeHook is the script mmdebstrap runs on the finished rootfs ("$1").
+ * bookworm is merged-/usr; the kernel .deb has no modules.dep; root=/dev/vda
+ * needs virtio and ext4 from an initramfs (MODULES=list in the overlay).
+ */
+function customizeHook(p: HookPaths): string {
+  const v = p.kernelVersion;
+  return [
+    "set -eu",
+    'root="$1"',
+    `mkdir -p "$root/usr/lib/modules" && cp -a ${p.modules} "$root/usr/lib/modules/"`,
+    `cp ${p.kernelDir}/boot/config-${v} ${p.kernelDir}/boot/System.map-${v} "$root/boot/"`,
+    `cp -a ${p.overlay}/. "$root/"`,
+    `chroot "$root" depmod -a ${v}`,
+    `chroot "$root" mkinitramfs -o /boot/initrd.img-${v} ${v}`,
+    `chroot "$root" systemctl enable systemd-networkd.service lab-net.service`,
+    `chroot "$root" systemctl mask ${MASKED_UNITS.join(" ")}`,
+    `chroot "$root" passwd -l root`,
+    `cp "$root/boot/initrd.img-${v}" ${p.out}/initrd.img`,
+    `cp "$root/etc/ssh/ssh_host_ed25519_key.pub" ${p.out}/host_key.pub`,
+    // Each boot makes its own machine-id (systemd treats an empty file as "first boot, transient").
+    `: > "$root/etc/machine-id"`,
+  ].join("\n") + "\n";
+}
+
+function mmdebstrapArgv(hook: string, root: string): string[] {
+  return ["mmdebstrap", "--quiet", "--variant=minbase", `--include=${GUEST_PACKAGES.join(",")}`, `--customize-hook=sh ${hook} "$1"`, SUITE, root, ...MIRRORS];
+}
+
+/**
+ * recipeKey covers the steps that decide the image's content (the hook, the
+ * mmdebstrap and mkfs arguments, the guest's files), so refactoring the
+ * orchestration around them rebuilds nothing.
+ */
+function recipeKey(): string {
+  const p: HookPaths = { modules: "M", kernelDir: "K", overlay: "O", out: "W", kernelVersion: "V" };
+  return inputKey([customizeHook(p), mmdebstrapArgv("H", "R"), MKFS, guestFiles("KEY")]);
 }
 
 function imageAt(dir: string, key: string, kernelVersion: string): Image {
@@ -67,9 +125,20 @@ function imageAt(dir: string, key: string, kernelVersion: string): Image {
  * ensureImage returns the cached image for the current inputs, building it
  * first if needed (about 90 s with downloads). log receives progress lines.
  */
-export async function ensureImage(log: (line: string) => void = () => {}): Promise<Image> {
+export function ensureImage(log: (line: string) => void = () => {}): Promise<Image> {
+  // One answer per process: every Lab.start in a test run shares it.
+  ensuring ??= buildOrReuse(log).catch((e) => {
+    ensuring = null;
+    throw e;
+  });
+  return ensuring;
+}
+
+let ensuring: Promise<Image> | null = null;
+
+async function buildOrReuse(log: (line: string) => void): Promise<Image> {
   const kernel = await kernelPackage();
-  const key = inputKey({ suite: SUITE, mirrors: MIRRORS, packages: GUEST_PACKAGES, masked: MASKED_UNITS, kernel, sources: sourcesHash() });
+  const key = inputKey({ kernel, recipe: recipeKey() });
   const dir = cacheDir("image", key);
   return withLock(dir, async () => {
     const doneMark = join(dir, "done");
@@ -83,9 +152,20 @@ export async function ensureImage(log: (line: string) => void = () => {}): Promi
   });
 }
 
+/**
+ * removeBuildDir deletes a build directory, but never through a mount point:
+ * mmdebstrap mounts /proc, /sys and /dev into the rootfs while hooks run, and
+ * a build killed then must not take the host's /dev with it.
+ */
+async function removeBuildDir(work: string): Promise<void> {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) => m.startsWith(work + "/"));
+  if (mounts.length > 0) throw new Error(`not removing ${work}: still mounted inside it: ${mounts.join(", ")}`);
+  await sh(["rm", "-rf", "--one-file-system", work]);
+}
+
 async function build(dir: string, kernelPkg: string): Promise<string> {
   const work = join(dir, "build.tmp");
-  rmSync(work, { recursive: true, force: true });
+  await removeBuildDir(work);
   mkdirSync(work, { recursive: true });
   try {
     // The kernel: Debian's package, unpacked beside the rootfs, not installed anywhere.
@@ -102,37 +182,16 @@ async function build(dir: string, kernelPkg: string): Promise<string> {
     const overlay = join(work, "overlay");
     writeGuestFiles(overlay, readFileSync(join(work, "id_ed25519.pub"), "utf8"));
 
-    // bookworm is merged-/usr; the .deb has no modules.dep; root=/dev/vda needs
-    // virtio and ext4 from an initramfs (MODULES=list in the overlay).
-    const hook = [
-      "set -eu",
-      'root="$1"',
-      `mkdir -p "$root/usr/lib/modules" && cp -a ${modules} "$root/usr/lib/modules/"`,
-      `cp ${kx}/boot/config-${kernelVersion} ${kx}/boot/System.map-${kernelVersion} "$root/boot/"`,
-      `cp -a ${overlay}/. "$root/"`,
-      `chroot "$root" depmod -a ${kernelVersion}`,
-      `chroot "$root" mkinitramfs -o /boot/initrd.img-${kernelVersion} ${kernelVersion}`,
-      `chroot "$root" systemctl enable systemd-networkd.service lab-net.service`,
-      `chroot "$root" systemctl mask ${MASKED_UNITS.join(" ")}`,
-      `chroot "$root" passwd -l root`,
-      `cp "$root/boot/initrd.img-${kernelVersion}" ${work}/initrd.img`,
-      `cp "$root/etc/ssh/ssh_host_ed25519_key.pub" ${work}/host_key.pub`,
-      // Each boot makes its own machine-id (systemd treats an empty file as "first boot, transient").
-      `: > "$root/etc/machine-id"`,
-    ].join("\n");
-    writeFileSync(join(work, "customize.sh"), hook + "\n");
+    const hook = join(work, "customize.sh");
+    writeFileSync(hook, customizeHook({ modules, kernelDir: kx, overlay, out: work, kernelVersion }));
     const root = join(work, "root");
-    await sh([
-      "mmdebstrap", "--quiet", "--variant=minbase", `--include=${GUEST_PACKAGES.join(",")}`,
-      `--customize-hook=sh ${join(work, "customize.sh")} "$1"`,
-      SUITE, root, ...MIRRORS,
-    ]);
-    await sh(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", root, join(work, "root.img"), "2G"]);
+    await sh(mmdebstrapArgv(hook, root));
+    await sh([...MKFS, "-d", root, join(work, "root.img"), "2G"]);
     await sh(["cp", join(kx, "boot", `vmlinuz-${kernelVersion}`), join(work, "vmlinuz")]);
     for (const f of ["vmlinuz", "initrd.img", "root.img", "id_ed25519", "id_ed25519.pub", "host_key.pub"]) renameSync(join(work, f), join(dir, f));
     return kernelVersion;
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    await removeBuildDir(work);
   }
 }
 

@@ -35,7 +35,7 @@ import { chooseAccel, type Accel } from "./accel.ts";
 import { ensureImage, type Image } from "./image.ts";
 import { LabVm } from "./lab-vm.ts";
 import { BRIDGE, createLabNetwork, HOST_V4, HOST_V6, removeStaleLabs, vmAddresses } from "./network.ts";
-import { QemuProcess, type VmSpec } from "./qemu.ts";
+import { GUEST_SHARE, QemuProcess, SHARE_TAG, type VmSpec } from "./qemu.ts";
 import { ensureSnapshot, overlayOn } from "./snapshot.ts";
 import { Ssh, writeSshConfig, type SshResult } from "./ssh.ts";
 
@@ -78,6 +78,12 @@ export class Lab {
   readonly hostV4 = HOST_V4;
   readonly hostV6 = HOST_V6;
   readonly bridge = BRIDGE;
+  /**
+   * shareDir is exported read-only to every VM at /mnt/host (9p): put large
+   * files here (dist/tunnel is 100+ MB) instead of pushing them through SSH.
+   * copyTo uses it on its own.
+   */
+  readonly shareDir: string;
   private readonly vmsByName = new Map<string, LabVm>();
   private stopped = false;
   timings: LabTimings = { image: 0, boot: {}, coldBooted: [], total: 0 };
@@ -92,7 +98,10 @@ export class Lab {
     private readonly ssh: Ssh,
     private readonly specs: VmSpec[],
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.shareDir = join(dir, "share");
+    mkdirSync(this.shareDir, { recursive: true });
+  }
 
   static async start(opts: LabOptions): Promise<Lab> {
     const t0 = performance.now();
@@ -113,7 +122,7 @@ export class Lab {
     const sshConfigPath = writeSshConfig(dir, image.sshKey, await Bun.file(image.hostKeyPub).text(), addrs);
     const ssh = new Ssh(ns.name, sshConfigPath);
     const lab = new Lab(ns, dir, sshConfigPath, accel, image, ssh, specs, log);
-    for (const a of addrs) lab.vmsByName.set(a.name, new LabVm(a.name, a.v4, a.v6, a.mac, ssh));
+    for (const a of addrs) lab.vmsByName.set(a.name, new LabVm(a.name, a.v4, a.v6, a.mac, ssh, lab.shareDir));
     installExitHook();
     running.add(lab);
     lab.timings.image = tImage;
@@ -145,7 +154,7 @@ export class Lab {
     const startQemu = (disk: string, incoming?: string) => {
       const q = QemuProcess.start({
         spec, image: this.image, accel: this.accel, netns: this.hostNs.name, tap, disk, incoming,
-        qmpSocket: join(this.dir, `${spec.name}.qmp`), serialLog: join(this.dir, `${spec.name}.console.log`),
+        shareDir: this.shareDir, qmpSocket: join(this.dir, `${spec.name}.qmp`), serialLog: join(this.dir, `${spec.name}.console.log`),
       });
       vm.qemu = q;
       return q;
@@ -171,7 +180,8 @@ export class Lab {
       throw new Error(`${String(e)}\n${q.diagnostics()}`);
     });
     await this.waitForSsh(vm, RESUME_TIMEOUT_MS);
-    await vm.setClock();
+    // One round trip for both: each SSH command costs about a second of emulated CPU.
+    await vm.sshOk(`${vm.setClockCommand()} && mkdir -p ${GUEST_SHARE} && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 ${SHARE_TAG} ${GUEST_SHARE}`);
     this.timings.boot[spec.name] = performance.now() - t0;
   }
 
