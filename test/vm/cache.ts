@@ -3,7 +3,7 @@
 // machine build each artefact once. Everything is keyed by a hash of its
 // inputs, so a changed input builds anew and an old entry is simply unused.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** CACHE_ROOT is /var/cache/tunnel-vmlab (root only), or TUNNEL_VMLAB_CACHE to move it. */
@@ -71,4 +71,33 @@ export async function sh(argv: string[], opts: { cwd?: string; env?: Record<stri
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${err.trim().slice(-2000)}`);
   return out;
+}
+
+const UNUSED_FOR_MS = 14 * 24 * 3600_000;
+const ABANDONED_AFTER_MS = 24 * 3600_000;
+
+/** markUsed records that a finished entry (its "done" file) was used now, for pruneCache. */
+export function markUsed(dir: string): void {
+  const now = new Date();
+  utimesSync(join(dir, "done"), now, now);
+}
+
+/**
+ * pruneCache removes entries unused for two weeks and builds abandoned for a
+ * day, so old images (about 800 MB each) and snapshots do not pile up.
+ */
+export function pruneCache(): void {
+  if (!existsSync(CACHE_ROOT)) return;
+  const now = Date.now();
+  for (const entry of readdirSync(CACHE_ROOT)) {
+    if (!/^(image|snap)-[0-9a-f]{16}$/.test(entry)) continue;
+    const dir = join(CACHE_ROOT, entry);
+    const done = join(dir, "done");
+    const lock = join(dir, ".lock");
+    if (existsSync(lock) && pidAlive(Number(readFileSync(lock, "utf8")))) continue;
+    const finished = existsSync(done);
+    const idleMs = now - statSync(finished ? done : dir).mtimeMs;
+    // Only directories this module names; never through a mount point (an image build in progress is locked).
+    if (idleMs > (finished ? UNUSED_FOR_MS : ABANDONED_AFTER_MS)) Bun.spawnSync(["rm", "-rf", "--one-file-system", dir]);
+  }
 }

@@ -7,7 +7,7 @@
 // kernel package and version, the build steps or the guest's files.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CACHE_ROOT, cacheDir, inputKey, sh, withLock } from "./cache.ts";
+import { CACHE_ROOT, cacheDir, inputKey, markUsed, sh, withLock } from "./cache.ts";
 import { guestFiles, writeGuestFiles } from "./guest-files.ts";
 
 const SUITE = "bookworm";
@@ -29,6 +29,8 @@ const MASKED_UNITS = ["apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_all
 export interface Image {
   dir: string;
   key: string;
+  /** Unique per build (its SSH keys are new each time): snapshots made on one build never resume on another. */
+  buildId: string;
   kernelVersion: string;
   vmlinuz: string;
   initrd: string;
@@ -111,8 +113,10 @@ function recipeKey(): string {
 }
 
 function imageAt(dir: string, key: string, kernelVersion: string): Image {
+  markUsed(dir);
   return {
     dir, key, kernelVersion,
+    buildId: inputKey(readFileSync(join(dir, "host_key.pub"), "utf8")),
     vmlinuz: join(dir, "vmlinuz"),
     initrd: join(dir, "initrd.img"),
     rootImg: join(dir, "root.img"),

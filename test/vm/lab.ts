@@ -32,6 +32,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Netns } from "../support/netns.ts";
 import { chooseAccel, type Accel } from "./accel.ts";
+import { pruneCache } from "./cache.ts";
 import { ensureImage, type Image } from "./image.ts";
 import { LabVm } from "./lab-vm.ts";
 import { BRIDGE, createLabNetwork, HOST_V4, HOST_V6, removeStaleLabs, vmAddresses } from "./network.ts";
@@ -110,6 +111,7 @@ export class Lab {
       throw new Error(`VM names must be unique, lower-case, at most 10 characters: ${opts.vms.join(", ")}`);
     }
     removeStaleLabs();
+    pruneCache();
     const image = await ensureImage(log);
     const tImage = performance.now() - t0;
     const accel = await chooseAccel(image);

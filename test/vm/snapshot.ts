@@ -6,7 +6,7 @@
 import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Accel } from "./accel.ts";
-import { cacheDir, inputKey, sh, withLock } from "./cache.ts";
+import { cacheDir, inputKey, markUsed, sh, withLock } from "./cache.ts";
 import type { Image } from "./image.ts";
 import { hardwareArgs, type VmSpec } from "./qemu.ts";
 
@@ -29,11 +29,14 @@ export async function ensureSnapshot(
   accel: Accel,
   coldBoot: (disk: string, statePath: string) => Promise<void>,
 ): Promise<{ snapshot: Snapshot; created: boolean }> {
-  const key = inputKey({ image: image.key, accel, hardware: hardwareArgs(spec, image, accel) });
+  const key = inputKey({ image: image.key, build: image.buildId, accel, hardware: hardwareArgs(spec, image, accel) });
   const dir = cacheDir("snap", key);
   const snapshot = { key, disk: join(dir, "disk.qcow2"), state: join(dir, "state") };
   return withLock(dir, async () => {
-    if (existsSync(join(dir, "done"))) return { snapshot, created: false };
+    if (existsSync(join(dir, "done"))) {
+      markUsed(dir);
+      return { snapshot, created: false };
+    }
     rmSync(snapshot.disk, { force: true });
     await sh(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", image.rootImg, snapshot.disk]);
     const partial = snapshot.state + ".tmp";
