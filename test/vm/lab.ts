@@ -27,6 +27,8 @@
 // saved; later starts resume the saved state in a few seconds and set the
 // guest clock. Under TCG a VM's WireGuard carries tens of Mb/s: test
 // behaviour here, not speed. Options: memoryMiB (768), smp (1), log.
+// Environment: TUNNEL_VMLAB_CACHE (cache dir), TUNNEL_VMLAB_ACCEL=kvm|tcg
+// (skip the probe), TUNNEL_VMLAB_KEEP=1 (keep lab.dir with the consoles).
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -177,13 +179,18 @@ export class Lab {
     if (created) this.timings.coldBooted.push(spec.name);
     const disk = join(this.dir, `${spec.name}.qcow2`);
     await overlayOn(snapshot, disk);
+    const tResume = performance.now();
     const q = startQemu(disk, snapshot.state);
     await q.resumeIncoming().catch((e) => {
       throw new Error(`${String(e)}\n${q.diagnostics()}`);
     });
+    const tLoaded = performance.now();
     await this.waitForSsh(vm, RESUME_TIMEOUT_MS);
+    const tSsh = performance.now();
     // One round trip for both: each SSH command costs about a second of emulated CPU.
     await vm.sshOk(`${vm.setClockCommand()} && mkdir -p ${GUEST_SHARE} && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 ${SHARE_TAG} ${GUEST_SHARE}`);
+    const s = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
+    this.log(`${spec.name}: resumed (state loaded ${s(tResume, tLoaded)} s, SSH master ${s(tLoaded, tSsh)} s, clock and share ${s(tSsh, performance.now())} s)`);
     this.timings.boot[spec.name] = performance.now() - t0;
   }
 
@@ -234,7 +241,7 @@ export class Lab {
     return { ANSIBLE_CONFIG: cfg, ANSIBLE_HOME: home, ANSIBLE_NOCOLOR: "1", ANSIBLE_FORCE_COLOR: "0", ANSIBLE_STDOUT_CALLBACK: "default" };
   }
 
-  /** hostRun runs argv inside lab.hostNs and returns its output; never throws for a non-zero exit. */
+  /** hostRun runs argv inside lab.hostNs and returns its output; never throws for a non-zero exit (124 when killed at timeoutMs). */
   async hostRun(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<SshResult> {
     const p = Bun.spawn(["ip", "netns", "exec", this.hostNs.name, ...argv], {
       cwd: opts.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...opts.env },
@@ -242,6 +249,7 @@ export class Lab {
     const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 300_000);
     const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     clearTimeout(timer);
+    if (p.signalCode === "SIGKILL") return { stdout, stderr: stderr + `\n(killed after ${opts.timeoutMs ?? 300_000} ms)`, code: 124 };
     return { stdout, stderr, code };
   }
 
@@ -272,7 +280,9 @@ export class Lab {
       await vm.qemu?.kill();
     }));
     this.hostNs.delete();
-    rmSync(this.dir, { recursive: true, force: true });
+    // TUNNEL_VMLAB_KEEP=1 keeps the consoles, configs and inventories for a post-mortem.
+    if (process.env.TUNNEL_VMLAB_KEEP === "1") this.log(`kept ${this.dir}`);
+    else rmSync(this.dir, { recursive: true, force: true });
     running.delete(this);
   }
 }
