@@ -55,12 +55,21 @@ async function kernelPackage(): Promise<{ name: string; version: string }> {
 }
 
 async function askApt(): Promise<{ name: string; version: string }> {
-  const deps = await sh(["apt-cache", "depends", "linux-image-amd64"]);
+  const found = await kernelFromLists();
+  if (found) return found;
+  // Package lists missing or from before the kernel existed (a fresh container): fetch them once.
+  await sh(["apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-q"]);
+  const again = await kernelFromLists();
+  if (!again) throw new Error("apt-cache names no candidate for linux-image-amd64's kernel, even after apt-get update");
+  return again;
+}
+
+async function kernelFromLists(): Promise<{ name: string; version: string } | null> {
+  const deps = await sh(["apt-cache", "depends", "linux-image-amd64"]).catch(() => "");
   const name = /Depends:\s*(linux-image-[0-9][^\s]*-amd64)/.exec(deps)?.[1];
-  if (!name) throw new Error("apt-cache depends linux-image-amd64 names no kernel: run apt-get update");
+  if (!name) return null;
   const version = /Candidate:\s*(\S+)/.exec(await sh(["apt-cache", "policy", name]))?.[1];
-  if (!version || version === "(none)") throw new Error(`${name} has no candidate version: run apt-get update`);
-  return { name, version };
+  return version && version !== "(none)" ? { name, version } : null;
 }
 
 const MKFS = ["mkfs.ext4", "-q", "-F", "-L", "root"];
