@@ -36,6 +36,7 @@ export interface PeerSpec {
   allowed: string[];
   endpoint?: string;
   keepalive?: number;
+  presharedKey?: string;
 }
 
 /** tomlConfig renders one `tunnel up` file (docs/config.md). */
@@ -46,6 +47,7 @@ export function tomlConfig(name: string, priv: string, port: number, addresses: 
     lines.push("", "[[peer]]", `public_key = ${q(p.pub)}`, `allowed_ips = [${p.allowed.map(q).join(", ")}]`);
     if (p.endpoint !== undefined) lines.push(`endpoint = ${q(p.endpoint)}`);
     if (p.keepalive !== undefined) lines.push(`persistent_keepalive = ${p.keepalive}`);
+    if (p.presharedKey !== undefined) lines.push(`preshared_key = ${q(p.presharedKey)}`);
   }
   return lines.join("\n") + "\n";
 }
