@@ -17,6 +17,7 @@ import { tunnelBinary } from "../support/binary.ts";
 import { Lab } from "./lab.ts";
 
 const ROLES = new URL("../../deploy/ansible/roles/", import.meta.url).pathname;
+const CALLBACKS = new URL("../deploy/callback_plugins/", import.meta.url).pathname;
 const UNIT = new URL("../../deploy/systemd/tunnel@.service", import.meta.url).pathname;
 const NAMES = ["alpha", "beta", "gamma"] as const;
 type Name = (typeof NAMES)[number];
@@ -72,7 +73,7 @@ async function play(inv: string, extra: string[] = []): Promise<PlayResult> {
   writeFileSync(playbook, "---\n- name: Deploy tunnel\n  hosts: all\n  gather_facts: false\n  roles:\n    - role: tunnel\n");
   const t0 = performance.now();
   const r = await lab.hostRun(["ansible-playbook", "-i", inv, playbook, ...extra], {
-    env: { ...lab.ansibleEnv(), ANSIBLE_ROLES_PATH: ROLES, ANSIBLE_STDOUT_CALLBACK: "json" },
+    env: { ...lab.ansibleEnv(), ANSIBLE_ROLES_PATH: ROLES, ANSIBLE_STDOUT_CALLBACK: "tunnel_json", ANSIBLE_CALLBACK_PLUGINS: CALLBACKS },
     timeoutMs: 400_000,
   });
   const seconds = (performance.now() - t0) / 1000;
@@ -89,7 +90,7 @@ async function play(inv: string, extra: string[] = []): Promise<PlayResult> {
     stats: doc.stats,
     raw: r.stdout + r.stderr,
     task: (name) => {
-      const t = tasks.find((x) => x.task.name === name);
+      const t = tasks.find((x) => x.task.name === name || x.task.name.endsWith(`: ${name}`));
       if (!t) throw new Error(`no task '${name}' in the play (has ${tasks.map((x) => x.task.name).join(", ")})`);
       return t.hosts as ReturnType<PlayResult["task"]>;
     },
