@@ -100,8 +100,7 @@ describePrivileged("Ansible role: topology filter and config template", { comman
     // The files a host would have: its private keys and PSKs (tunnel check reads them).
     writeFileSync(join(dir, "etc", "wg0.key"), tunnel(["genkey"]) + "\n", { mode: 0o600 });
     writeFileSync(join(dir, "etc", "wg1.key"), tunnel(["genkey"]) + "\n", { mode: 0o600 });
-    mkdirSync(join(dir, "etc", "wg1.psk.d"), { mode: 0o700 });
-    for (const h of HOSTS) writeFileSync(join(dir, "etc", "wg1.psk.d", `${h}.psk`), tunnel(["genpsk"]) + "\n", { mode: 0o600 });
+    for (const h of HOSTS) writeFileSync(join(dir, "etc", `wg1-${h}.psk`), tunnel(["genpsk"]) + "\n", { mode: 0o600 });
   });
   afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
 
@@ -134,10 +133,10 @@ describePrivileged("Ansible role: topology filter and config template", { comman
   test("wg1 is hub-and-spoke: the hub peers every spoke, spokes route the network through the hub, with PSK files", () => {
     const hub = parseTunnelToml(rendered("alpha", "wg1"));
     expect(hub.peers.map((p) => [p.name, p.allowed_ips])).toEqual([["beta", ["198.18.200.2/32"]], ["gamma", ["198.18.200.3/32"]]]);
-    expect(hub.peers[0]!.preshared_key_file).toBe(`${dir}/etc/wg1.psk.d/beta.psk`);
+    expect(hub.peers[0]!.preshared_key_file).toBe(`${dir}/etc/wg1-beta.psk`);
     const spoke = parseTunnelToml(rendered("beta", "wg1"));
     expect(spoke.peers.map((p) => [p.name, p.allowed_ips])).toEqual([["alpha", ["198.18.200.1/32", "198.18.200.0/24"]]]);
-    expect(spoke.peers[0]!.preshared_key_file).toBe(`${dir}/etc/wg1.psk.d/alpha.psk`);
+    expect(spoke.peers[0]!.preshared_key_file).toBe(`${dir}/etc/wg1-alpha.psk`);
   });
 
   test("a member without a published public key fails, naming the host and the interface", () => {

@@ -7,6 +7,7 @@ kept) with its status, loop item results included, and the recap stats.
 """
 
 import json
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -28,7 +29,10 @@ class CallbackModule(CallbackBase):
         self.tasks = []
 
     def _start(self, task, handler):
-        self.tasks.append({"task": {"name": task.get_name(), "handler": handler}, "hosts": {}})
+        now = time.time()
+        if self.tasks:
+            self.tasks[-1]["task"]["seconds"] = round(now - self.tasks[-1]["task"]["started"], 2)
+        self.tasks.append({"task": {"name": task.get_name(), "handler": handler, "started": now}, "hosts": {}})
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._start(task, False)
@@ -56,5 +60,7 @@ class CallbackModule(CallbackBase):
         self._record(result, "unreachable")
 
     def v2_playbook_on_stats(self, stats):
+        if self.tasks:
+            self.tasks[-1]["task"]["seconds"] = round(time.time() - self.tasks[-1]["task"]["started"], 2)
         summary = dict((h, stats.summarize(h)) for h in sorted(stats.processed.keys()))
         self._display.display(json.dumps({"plays": [{"tasks": self.tasks}], "stats": summary}, default=str))

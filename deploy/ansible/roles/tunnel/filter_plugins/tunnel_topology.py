@@ -32,9 +32,8 @@ def tunnel_members(iface, hostvars, hosts):
     return [h for h in hosts if name in (hostvars[h].get("tunnel_addresses") or {})]
 
 
-def tunnel_peers(iface, host, hostvars, hosts):
+def _peer_names(iface, host, hostvars, hosts):
     name = iface["name"]
-    port = int(iface["listen_port"])
     topology = iface.get("topology", "mesh")
     hubs = list(iface.get("hubs") or [])
     members = tunnel_members(iface, hostvars, hosts)
@@ -51,9 +50,16 @@ def tunnel_peers(iface, host, hostvars, hosts):
         others = [h for h in members if h != host]
     else:
         raise AnsibleFilterError("tunnel_interfaces[%s]: unknown topology %r" % (name, topology))
+    return others
 
+
+def tunnel_peers(iface, host, hostvars, hosts):
+    name = iface["name"]
+    port = int(iface["listen_port"])
+    topology = iface.get("topology", "mesh")
+    hubs = list(iface.get("hubs") or [])
     peers = []
-    for peer in others:
+    for peer in _peer_names(iface, host, hostvars, hosts):
         hv = hostvars[peer]
         public_key = (hv.get("tunnel_public_keys") or {}).get(name)
         if not public_key:
@@ -82,8 +88,8 @@ def tunnel_psk_files(interfaces, host, hostvars, hosts):
     for iface in interfaces:
         if not iface.get("preshared_keys"):
             continue
-        for peer in tunnel_peers(iface, host, hostvars, hosts):
-            out.append({"interface": iface["name"], "peer": peer["name"], "psk_name": peer["psk_name"]})
+        for peer in _peer_names(iface, host, hostvars, hosts):
+            out.append({"interface": iface["name"], "peer": peer, "psk_name": pair_key_name(iface["name"], host, peer)})
     return out
 
 
