@@ -78,7 +78,14 @@ export class ServiceNotifier {
     const value = env.NOTIFY_SOCKET;
     const watchdogMs = watchdogIntervalMs(env, process.pid);
     for (const k of ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]) delete env[k];
-    const socket = NotifySocket.open(value);
+    let socket: NotifySocket | null;
+    try {
+      socket = NotifySocket.open(value);
+    } catch (e) {
+      // sd_notify(3) semantics: a broken NOTIFY_SOCKET is reported, never fatal.
+      log.warn(`${device.name}: ignoring NOTIFY_SOCKET: ${(e as Error).message}`);
+      return null;
+    }
     if (socket === null) return null;
     const notifier = new ServiceNotifier(socket, device, watchdogMs, log);
     notifier.start();

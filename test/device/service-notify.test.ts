@@ -36,6 +36,13 @@ describe("LoopProgress", () => {
 });
 
 describe("ServiceNotifier against a notify socket", () => {
+  test("an unusable NOTIFY_SOCKET is a warning, not a failure", () => {
+    const warnings: string[] = [];
+    const device = { name: "tst0", loopIterations: () => 0, peerHandshakes: () => [] };
+    expect(ServiceNotifier.fromEnv({ NOTIFY_SOCKET: "relative/path" }, device, { warn: (m) => warnings.push(m) })).toBeNull();
+    expect(warnings).toEqual([expect.stringContaining("ignoring NOTIFY_SOCKET: NOTIFY_SOCKET=\"relative/path\": neither an absolute path nor an abstract name")]);
+  });
+
   test("pets while the loop turns, stops when it stalls, and strips the manager's variables", async () => {
     const listener = new NotifyListener("notifier");
     let loops = 0;
