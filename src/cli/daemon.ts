@@ -13,8 +13,15 @@
 // its UAPI socket file is removed, or on SIGINT/SIGTERM, and removes its files
 // (sockets, the applied state) as it goes. A name already taken (a daemon on
 // the shared socket, a link that is not a TUN) is refused before anything starts.
+//
+// Under systemd (tunnel@.service, Type=notify) the daemon reports READY=1
+// itself once configured, STATUS= lines and watchdog pets (service-notify.ts).
+// TEST_WEDGE_ENV is a test hook and nothing else: with it set to 1, SIGUSR2
+// blocks the data-plane worker forever so the VM test can prove that the
+// watchdog restarts a stuck daemon. Never set it in production.
 import { spawn } from "node:child_process";
 import { Device, type DeviceStatus } from "../device/device.ts";
+import { ServiceNotifier } from "../device/service-notify.ts";
 import { startStatusServer } from "../device/status-socket.ts";
 import { startDaemonMetrics } from "./metrics-daemon.ts";
 import { startUapiServer } from "../device/uapi/server.ts";
@@ -32,6 +39,9 @@ const READY_LINE = "tunnel-daemon-ready";
 /** NOTIFY_ENV asks a foreground daemon to print READY_LINE (set by the parent). */
 const NOTIFY_ENV = "TUNNEL_DAEMON_NOTIFY";
 const START_TIMEOUT_MS = 15_000;
+const TEST_WEDGE_ENV = "TUNNEL_TEST_WEDGE_ON_SIGUSR2";
+/** What a service manager gives its main process; a background child must not inherit it. */
+const SERVICE_MANAGER_ENV = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
 
 /** RunningDaemon is a daemon served by this process. */
 export interface RunningDaemon {
@@ -39,6 +49,8 @@ export interface RunningDaemon {
   /** exited resolves with the exit code once the daemon has shut down. */
   exited: Promise<number>;
   shutdown(reason: string): Promise<void>;
+  /** ready tells a service manager (if any) that the interface is configured and serving. */
+  ready(): void;
 }
 
 /**
@@ -61,9 +73,11 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
   let stopping: Promise<void> | null = null;
+  let notifier: ServiceNotifier | null = null;
   const shutdown = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       log.info(`${interfaceName}: shutting down (${reason})`);
+      notifier?.stopping();
       follower?.stop();
       await Promise.allSettled([uapi?.close(), status?.close(), metrics?.close()]);
       await device.close();
@@ -96,7 +110,14 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   device.onClosed(() => void shutdown("the TUN device is gone"));
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void shutdown(sig));
   for (const line of device.startupReport()) log.info(line);
-  return { device, exited, shutdown };
+  notifier = ServiceNotifier.fromEnv(process.env, device, log);
+  if (process.env[TEST_WEDGE_ENV] === "1") {
+    process.on("SIGUSR2", () => {
+      log.warn(`${interfaceName}: SIGUSR2 with ${TEST_WEDGE_ENV}=1: wedging the data plane (test hook)`);
+      device.wedgeDataPlaneForTest();
+    });
+  }
+  return { device, exited, shutdown, ready: () => notifier?.ready() };
 }
 
 /** withEndpointNames adds the configured host name to each peer whose endpoint was given as one. */
@@ -112,6 +133,7 @@ function withEndpointNames(status: DeviceStatus, names: Map<string, string>): De
 /** runForeground serves the interface until it shuts down; the promise is the exit code. */
 export async function runForeground(interfaceName: string): Promise<number> {
   const daemon = await serveInterface(interfaceName);
+  daemon.ready();
   if (process.env[NOTIFY_ENV] === "1") process.stdout.write(READY_LINE + "\n");
   return daemon.exited;
 }
@@ -133,10 +155,12 @@ export async function startBackground(interfaceName: string): Promise<void> {
   requireNetAdmin(interfaceName);
   await refuseTakenName(interfaceName, interfaceName);
   const [cmd, ...pre] = selfCommand();
+  const env: Record<string, string | undefined> = { ...process.env, [NOTIFY_ENV]: "1", WG_PROCESS_FOREGROUND: "1" };
+  for (const k of SERVICE_MANAGER_ENV) delete env[k];
   const child = spawn(cmd!, [...pre, "-f", interfaceName], {
     detached: true,
     stdio: ["ignore", "pipe", process.env.LOG_LEVEL ? "inherit" : "ignore"],
-    env: { ...process.env, [NOTIFY_ENV]: "1", WG_PROCESS_FOREGROUND: "1" },
+    env,
   });
   return new Promise<void>((resolve, reject) => {
     let out = "";

@@ -11,6 +11,7 @@ export const rootCommand = defineCommand({
   },
   subCommands: {
     up: () => import("./up.ts").then((m) => m.default),
+    check: () => import("./check.ts").then((m) => m.default),
     down: () => import("./down.ts").then((m) => m.default),
     status: () => import("./status.ts").then((m) => m.default),
     doctor: () => import("./doctor.ts").then((m) => m.default),

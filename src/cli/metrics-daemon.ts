@@ -65,7 +65,7 @@ export function desiredMetricsListen(fromFile: string | undefined, env: Record<s
  * or null when nothing changed. An interface served by another
  * implementation has no metrics socket: fine when none is wanted.
  */
-export async function applyMetricsListen(interfaceName: string, desired: string): Promise<string | null> {
+export async function applyMetricsListen(interfaceName: string, desired: string, opts: { dryRun?: boolean } = {}): Promise<string | null> {
   let current: string;
   try {
     current = await currentMetricsListen(interfaceName);
@@ -74,10 +74,12 @@ export async function applyMetricsListen(interfaceName: string, desired: string)
     throw new CliError(`${interfaceName}: metrics_listen needs a tunnel daemon serving the interface (${(e as Error).message})`, EXIT.UNAVAILABLE);
   }
   if (current === desired) return null;
+  const change = `metrics_listen: ${current || "(none)"} → ${desired || "(none)"}`;
+  if (opts.dryRun) return change;
   try {
     await requestMetricsListen(interfaceName, desired);
   } catch (e) {
     throw new CliError(`${interfaceName}: metrics_listen ${desired}: ${(e as Error).message}`, EXIT.UNAVAILABLE);
   }
-  return `metrics_listen: ${current || "(none)"} → ${desired || "(none)"}`;
+  return change;
 }

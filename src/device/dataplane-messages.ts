@@ -34,7 +34,9 @@ export type ToWorker =
   | { type: "sockets"; v4: WorkerSocket | null; v6: WorkerSocket | null }
   | { type: "offloads"; tcpGro: boolean; udpGro: boolean }
   | { type: "mtu"; mtu: number }
-  | { type: "stop" };
+  | { type: "stop" }
+  /** Test hook only (service-notify.ts): block the loop forever so the watchdog sees it stop. */
+  | { type: "wedgeForTest" };
 
 export type FromWorker =
   | { type: "ready" }

@@ -440,6 +440,10 @@ export class DataPlane {
       case "stop":
         this.stopping = true;
         return;
+      case "wedgeForTest":
+        // A stuck worker, as a deadlock would leave it: the thread blocks and the loop counter stops.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+        return;
     }
   }
 

@@ -529,6 +529,21 @@ export class Device implements UapiDevice {
     return src === null ? null : { address: formatAddr(src.addr), ifindex: src.ifindex };
   }
 
+  /** loopIterations advances while the data-plane loop turns (at least once a second when idle). */
+  loopIterations(): number {
+    return this.stats.counters[C.loopIterations]!;
+  }
+
+  /** peerHandshakes lists each peer's latest handshake, Unix ms (0 = never). */
+  peerHandshakes(): number[] {
+    return [...this.peers.values()].map((p) => this.stats.readPeer(p.slot).lastHandshakeWallMs);
+  }
+
+  /** wedgeDataPlaneForTest blocks the data-plane worker forever; only the watchdog test uses it. */
+  wedgeDataPlaneForTest(): void {
+    this.send({ type: "wedgeForTest" });
+  }
+
   /** counter reads one counter (cheap; for tests and `tunnel status`). */
   counter(name: keyof typeof C): number {
     return this.stats.counters[C[name]]!;
