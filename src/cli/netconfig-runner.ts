@@ -18,22 +18,30 @@ export interface NetRunner {
   sysctl: readonly string[];
   /** Runs one argv; default spawns it. */
   exec: (argv: string[]) => Promise<ExecResult>;
+  /**
+   * Runs one argv with `input` on its stdin, for `ip -batch -`: one process
+   * for a run of ip commands instead of one each (on a small or emulated
+   * host each costs tens to hundreds of milliseconds, and a restarted
+   * service waits for all of them). Optional: without it every command runs
+   * on its own.
+   */
+  execInput?: (argv: string[], input: string) => Promise<ExecResult>;
 }
 
-async function spawnExec(argv: string[]): Promise<ExecResult> {
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+async function spawnExec(argv: string[], input?: string): Promise<ExecResult> {
+  const proc = Bun.spawn(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
 }
 
-export const defaultRunner: NetRunner = { ip: ["ip"], sysctl: ["sysctl"], exec: spawnExec };
+export const defaultRunner: NetRunner = { ip: ["ip"], sysctl: ["sysctl"], exec: spawnExec, execInput: spawnExec };
 
 /**
  * netnsRunner runs everything inside namespace `ns`: `ip -n NS ...` for
  * iproute2; sysctl has no such flag, so it goes through `ip netns exec`.
  */
 export function netnsRunner(ns: string): NetRunner {
-  return { ip: ["ip", "-n", ns], sysctl: ["ip", "netns", "exec", ns, "sysctl"], exec: spawnExec };
+  return { ip: ["ip", "-n", ns], sysctl: ["ip", "netns", "exec", ns, "sysctl"], exec: spawnExec, execInput: spawnExec };
 }
 
 /** argvOf resolves a command through the runner's prefixes. */

@@ -26,13 +26,55 @@ export type { DesiredNetState, FamilyPolicy, LiveNetState, NetChange, NetCommand
  * plan is computed from the live state, so a retry does only the rest.
  */
 export async function applyNetChanges(ifname: string, changes: NetChange[], runner: NetRunner = defaultRunner): Promise<void> {
-  for (const change of changes) {
-    const result = await run(runner, change.command);
-    if (result.code === 0) continue;
-    const stderr = result.stderr.trim();
-    const code = /Operation not permitted|Permission denied/i.test(stderr) ? EXIT.NO_PERMISSION : EXIT.FAILURE;
-    throw new CliError(`${ifname}: ${change.description} failed: ${argvOf(runner, change.command).join(" ")}: ${stderr || `exit ${result.code}`}`, code);
+  for (let i = 0; i < changes.length; ) {
+    const n = runner.execInput === undefined ? 1 : batchLength(changes, i);
+    if (n === 1) {
+      const result = await run(runner, changes[i]!.command);
+      if (result.code !== 0) failed(ifname, runner, changes[i]!, result.stderr, result.code);
+    } else {
+      await applyBatch(ifname, changes.slice(i, i + n), runner);
+    }
+    i += n;
   }
+}
+
+/** The global option ip needs before -batch for a command (-4/-6), or "" (batch lines cannot carry it). */
+function familyOption(change: NetChange): string {
+  const first = change.command.args[0];
+  return change.command.tool === "ip" && (first === "-4" || first === "-6") ? first : "";
+}
+
+/** batchLength counts the ip commands from i on that share one family option, so one `ip -batch` can run them. */
+function batchLength(changes: NetChange[], i: number): number {
+  const head = changes[i]!;
+  if (head.command.tool !== "ip") return 1;
+  const family = familyOption(head);
+  let n = 1;
+  while (i + n < changes.length && changes[i + n]!.command.tool === "ip" && familyOption(changes[i + n]!) === family) n++;
+  return n;
+}
+
+/**
+ * applyBatch runs ip commands as one `ip [-4|-6] -batch -`. ip stops at the
+ * first failing line and names it ("Command failed -:N"), so the error is
+ * the same as when each ran alone: that change, its argv, ip's message.
+ */
+async function applyBatch(ifname: string, batch: NetChange[], runner: NetRunner): Promise<void> {
+  const family = familyOption(batch[0]!);
+  const lines = batch.map((c) => (family === "" ? c.command.args : c.command.args.slice(1)).join(" ") + "\n").join("");
+  const argv = [...runner.ip, ...(family === "" ? [] : [family]), "-batch", "-"];
+  const result = await runner.execInput!(argv, lines);
+  if (result.code === 0) return;
+  const line = /Command failed -:(\d+)/.exec(result.stderr);
+  const at = line === null ? 0 : Math.min(batch.length, Math.max(1, Number(line[1]))) - 1;
+  const stderr = result.stderr.replace(/^Command failed -:\d+\s*$/m, "");
+  failed(ifname, runner, batch[at]!, stderr, result.code);
+}
+
+function failed(ifname: string, runner: NetRunner, change: NetChange, stderrText: string, exitCode: number): never {
+  const stderr = stderrText.trim();
+  const code = /Operation not permitted|Permission denied/i.test(stderr) ? EXIT.NO_PERMISSION : EXIT.FAILURE;
+  throw new CliError(`${ifname}: ${change.description} failed: ${argvOf(runner, change.command).join(" ")}: ${stderr || `exit ${exitCode}`}`, code);
 }
 
 /**

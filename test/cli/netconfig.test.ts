@@ -249,6 +249,28 @@ describePrivileged("netconfig against the kernel (namespace)", { root: true, com
 
   afterAll(() => ns?.delete());
 
+  test("a run of ip commands is one ip -batch; a failing line is named as if it ran alone, and what came before it stays", async () => {
+    const cmd = (description: string, ...args: string[]) => ({ description, command: { tool: "ip" as const, args } });
+    const changes = [
+      cmd("address 198.18.9.1/24 added", "-4", "address", "replace", "198.18.9.1/24", "dev", "tn0"),
+      cmd("route 198.18.10.0/24 added", "-4", "route", "replace", "198.18.10.0/24", "via", "198.19.255.1", "dev", "tn0"),
+      cmd("route 198.18.11.0/24 added", "-4", "route", "replace", "198.18.11.0/24", "dev", "tn0"),
+    ];
+    const calls: string[][] = [];
+    const counting: NetRunner = { ...runner, execInput: (argv, input) => (calls.push(argv), runner.execInput!(argv, input)) };
+    ns.ip("link", "set", "tn0", "up");
+    const error = await applyNetChanges("tn0", changes, counting).catch((e: unknown) => e);
+    expect(calls).toEqual([["ip", "-n", ns.name, "-4", "-batch", "-"]]);
+    expect(error).toBeInstanceOf(CliError);
+    // The gateway is not on any connected network: line 2 fails, line 3 never runs.
+    expect((error as CliError).message).toStartWith(`tn0: route 198.18.10.0/24 added failed: ip -n ${ns.name} -4 route replace 198.18.10.0/24 via 198.19.255.1 dev tn0: `);
+    expect((error as CliError).message).not.toContain("Command failed");
+    expect(ns.ip("-4", "address", "show", "dev", "tn0")).toContain("198.18.9.1/24");
+    expect(ns.ip("-4", "route", "show", "dev", "tn0")).not.toContain("198.18.11.0/24");
+    ns.ip("-4", "address", "flush", "dev", "tn0");
+    ns.ip("link", "set", "tn0", "down"); // the tests below start from a link that is down
+  });
+
   test("a missing link reads as absent", async () => {
     const state = await readLiveNetState("nosuch0", runner);
     expect(state.exists).toBe(false);

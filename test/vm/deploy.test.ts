@@ -114,10 +114,10 @@ function serveRelease(): ReturnType<typeof Bun.spawn> {
     const top = `tunnel-0.1.0-${build}`;
     mkdirSync(join(rel, "stage", top), { recursive: true });
     copyFileSync(tunnelBinary(), join(rel, "stage", top, "tunnel"));
-    const tar = Bun.spawnSync(["tar", "-I", "gzip -1", "-C", join(rel, "stage"), "-cf", join(rel, `${top}.tar.gz`), top], { stderr: "pipe" });
+    const tar = Bun.spawnSync(["tar", "-I", "xz -0 -T1", "-C", join(rel, "stage"), "-cf", join(rel, `${top}.tar.xz`), top], { stderr: "pipe" });
     if (tar.exitCode !== 0) throw new Error(`tar: ${tar.stderr.toString()}`);
   }
-  const sums = Bun.spawnSync(["sh", "-c", "sha256sum *.tar.gz > SHA256SUMS"], { cwd: rel, stderr: "pipe" });
+  const sums = Bun.spawnSync(["sh", "-c", "sha256sum *.tar.xz > SHA256SUMS"], { cwd: rel, stderr: "pipe" });
   if (sums.exitCode !== 0) throw new Error(`sha256sum: ${sums.stderr.toString()}`);
   return Bun.spawn(["ip", "netns", "exec", lab.hostNs.name, "python3", "-m", "http.server", "--bind", lab.hostV4, "--directory", rel, String(HTTP_PORT)], { stdout: "ignore", stderr: "ignore" });
 }

@@ -20,7 +20,7 @@ const MIRRORS = [
 /** GUEST_PACKAGES is what every lab VM has on top of minbase. */
 export const GUEST_PACKAGES = [
   "systemd", "systemd-sysv", "udev", "dbus", "openssh-server", "python3", "iproute2", "wireguard-tools",
-  "iperf3", "iputils-ping", "kmod", "initramfs-tools", "zstd", "ca-certificates", "procps",
+  "iperf3", "iputils-ping", "kmod", "initramfs-tools", "zstd", "xz-utils", "ca-certificates", "procps",
 ];
 
 /** Timers that would only spend the VMs' single emulated CPU. */
