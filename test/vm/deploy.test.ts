@@ -163,7 +163,7 @@ describePrivileged("deployment: the Ansible role and tunnel@.service on three De
     expect((await a.sshOk("stat -c '%a %U' /etc/tunnel /etc/tunnel/wg0.key /etc/tunnel/wg0-beta.psk")).trim().split("\n")).toEqual(["700 root", "600 root", "600 root"]);
     // alpha installed the release archive over HTTP (checked against SHA256SUMS), the others the controller's file.
     expect((await a.sshOk("readlink /usr/local/bin/tunnel")).trim()).toMatch(/^\/opt\/tunnel-0\.1\.0-linux-x64(-baseline)?\/tunnel$/);
-    expect(await a.sshOk("ls /opt")).toMatch(/tunnel-0\.1\.0-linux-x64(-baseline)?\.tar\.gz/);
+    expect(await a.sshOk("ls /opt")).toMatch(/tunnel-0\.1\.0-linux-x64(-baseline)?\.tar\.xz/);
     expect((await vm("beta").sshOk("readlink /usr/local/bin/tunnel")).trim()).toMatch(/^\/opt\/tunnel-0\.1\.0-linux-x64(-baseline)?\/tunnel$/);
   }, 1_500_000);
 
