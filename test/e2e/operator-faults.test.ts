@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { socketOwner } from "../../src/device/uapi/socket-owner.ts";
 import { tunnelBinary } from "../support/binary.ts";
-import { Netns, removeStale } from "../support/netns.ts";
+import { Netns, pidAlive, removeStale } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
 import { down, keyPair, TAG, tomlConfig, tunnelIn, until, up, wg, writeConfig } from "./harness.ts";
 
@@ -30,14 +30,6 @@ function daemonPid(name: string): number {
   return owner.pid;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describePrivileged("operator faults: stale files, names taken, non-root (compiled binary)", { root: true, commands: ["ip", "wg", "setpriv"] }, () => {
   let bin = "";
@@ -70,7 +62,7 @@ describePrivileged("operator faults: stale files, names taken, non-root (compile
     up(bin, nsA, config(L, 51961, 2));
     const pid = daemonPid(K);
     process.kill(pid, "SIGKILL");
-    await until(`${K}'s daemon to die`, () => !alive(pid), 5000);
+    await until(`${K}'s daemon to die`, () => !pidAlive(pid), 5000);
     for (const f of filesOf(K)) expect(existsSync(f)).toBe(true);
 
     const all = tunnelIn(bin, nsA, ["status"]);
@@ -97,7 +89,7 @@ describePrivileged("operator faults: stale files, names taken, non-root (compile
     up(bin, nsA, config(K, 51960, 1));
     const pid = daemonPid(K);
     process.kill(pid, "SIGKILL");
-    await until(`${K}'s daemon to die`, () => !alive(pid), 5000);
+    await until(`${K}'s daemon to die`, () => !pidAlive(pid), 5000);
     const again = tunnelIn(bin, nsA, ["up", join(dir, `${K}.toml`), "--json"]);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ interface: K, changed: true });
@@ -114,7 +106,7 @@ describePrivileged("operator faults: stale files, names taken, non-root (compile
     const pid = daemonPid(X);
     expect(existsSync(`/var/run/tunnel/${X}.applied.json`)).toBe(true);
     stop();
-    await until(`${X}'s daemon to exit`, () => !alive(pid), 5000);
+    await until(`${X}'s daemon to exit`, () => !pidAlive(pid), 5000);
     for (const f of filesOf(X)) expect(existsSync(f)).toBe(false);
   }, 20_000);
 

@@ -126,6 +126,16 @@ export async function pingUntil(ns: Netns, addr: string, tries = 10): Promise<vo
   throw new Error(`no answer from ${addr} in ${ns.name} after ${tries} pings`);
 }
 
+/** pidAlive reports whether a process with this pid exists (signal 0 probes without signalling). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** removeStale deletes namespaces left behind by dead processes that used prefix. */
 export function removeStale(prefix: string): void {
   const out = run(["ip", "netns", "list"], { allowFail: true });
@@ -134,14 +144,7 @@ export function removeStale(prefix: string): void {
     const m = new RegExp(`^${prefix}-(\\d+)-`).exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
-    let alive = false;
-    try {
-      process.kill(pid, 0);
-      alive = true;
-    } catch {
-      alive = false;
-    }
-    if (!alive || pid === process.pid) run(["ip", "netns", "delete", name], { allowFail: true });
+    if (!pidAlive(pid) || pid === process.pid) run(["ip", "netns", "delete", name], { allowFail: true });
   }
 }
 

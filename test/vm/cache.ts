@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pidAlive } from "../support/netns.ts";
 
 /** CACHE_ROOT is /var/cache/tunnel-vmlab (root only), or TUNNEL_VMLAB_CACHE to move it. */
 export const CACHE_ROOT = process.env.TUNNEL_VMLAB_CACHE ?? "/var/cache/tunnel-vmlab";
@@ -21,14 +22,6 @@ export function cacheDir(kind: string, key: string): string {
   return dir;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * withLock runs fn while holding dir/.lock: a file holding the owner's pid,

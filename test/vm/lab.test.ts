@@ -9,19 +9,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "../support/netns.ts";
+import { pidAlive, run } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
 import { Lab } from "./lab.ts";
 import { VM_COMMANDS } from "./requirements.ts";
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describePrivileged("vm lab: Debian VMs for the VM tier", { root: true, commands: [...VM_COMMANDS, "ansible"] }, () => {
   let lab: Lab;
@@ -95,9 +87,9 @@ describePrivileged("vm lab: Debian VMs for the VM tier", { root: true, commands:
   test("stop() kills the qemu processes and SSH masters by PID and deletes the namespace", async () => {
     const pids = lab.vms.map((v) => v.pid!);
     const masters = lab.vms.map((v) => v.master!.pid);
-    expect(pids.every(alive)).toBe(true);
+    expect(pids.every(pidAlive)).toBe(true);
     await lab.stop();
-    expect([...pids, ...masters].filter(alive)).toEqual([]);
+    expect([...pids, ...masters].filter(pidAlive)).toEqual([]);
     expect(run(["ip", "netns", "list"])).not.toContain(lab.hostNs.name);
   }, 60_000);
 });

@@ -6,7 +6,7 @@
 import { readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Netns, run } from "../support/netns.ts";
+import { Netns, pidAlive, run } from "../support/netns.ts";
 
 export const NETNS_PREFIX = "tvm";
 export const BRIDGE = "br0";
@@ -52,14 +52,6 @@ export function createLabNetwork(vms: { tap: string }[]): Netns {
   return ns;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * removeStaleLabs cleans up after lab processes that died without stopping:
