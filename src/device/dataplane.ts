@@ -1031,21 +1031,22 @@ export class DataPlane {
       const mac1Off = initiation ? MESSAGE_INITIATION_OFFSET_MAC1 : MESSAGE_RESPONSE_OFFSET_MAC1;
       const mac2Off = mac1Off + MAC_LEN;
       const carriesMac2 = !isMac2Zero(buf, off, mac2Off);
-      if (!carriesMac2 && this.hq.underLoad(now)) {
+      const underLoad = this.hq.underLoad(now);
+      if (!carriesMac2) {
         // Under load it would only earn a cookie reply: within its source's budget, and if the queue takes it.
-        if (!this.hq.allowCookieReply(now, names, nameOff)) {
+        if (underLoad && !this.hq.allowCookieReply(now, names, nameOff)) {
           this.c[C.dropCookieRateLimit]!++;
           return;
         }
-        // When the queue refuses it anyway, no MAC is spent on it.
+        // Without a mac2 it can only queue normally: when the queue refuses it anyway, no MAC is spent on it.
         if (this.countRefusal(this.hq.refusal(now, names, nameOff))) return;
-      } else if (!carriesMac2 && this.countRefusal(this.hq.refusal(now, names, nameOff))) return;
+      }
       const checker = this.device.cookieChecker;
       if (!checker.checkMac1(buf, off, mac1Off)) {
         this.c[C.dropBadMac]!++;
         return;
       }
-      priority = carriesMac2 && this.hq.underLoad(now) && checker.checkMac2(now, buf, off, mac2Off, this.sourceFromName(names, nameOff));
+      priority = carriesMac2 && underLoad && checker.checkMac2(now, buf, off, mac2Off, this.sourceFromName(names, nameOff));
     }
     const r = this.hq.offer(now, buf, off, len, names, nameOff, this.nameLenAt(names, nameOff), this.rxSrc, priority);
     if (typeof r !== "number") this.countRefusal(r);

@@ -105,9 +105,9 @@ export class HandshakeQueue {
       slot = this.capacity + ((this.prioHead + this.prioCount) % this.priorityCapacity);
       this.prioCount++;
     } else {
-      if (this.count === this.capacity) return this.refuse(now, "full");
+      const refused = this.refusal(now, names, nameOff);
+      if (refused !== null) return refused;
       const bucket = sourceBucket(names, nameOff);
-      if (this.perBucket[bucket]! >= this.shareLimit) return this.refuse(now, "source-share");
       this.perBucket[bucket]!++;
       slot = (this.head + this.count) % this.capacity;
       this.count++;
