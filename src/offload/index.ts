@@ -27,6 +27,7 @@ export {
   pseudoHeaderChecksumNoFold,
 } from "./checksum.ts";
 export { type PacketBatch, createPacketBatch } from "./batch.ts";
+export { IPV4_DST_ADDR_OFFSET, IPV4_HEADER_MIN_LEN, IPV6_DST_ADDR_OFFSET, IPV6_HEADER_LEN } from "./ip.ts";
 export { copyBytes } from "./copy-bytes.ts";
 export { type SplitError, type SplitOptions, DEFAULT_SPLIT_OPTIONS, splitSuperPacket } from "./split.ts";
 export {

@@ -13,12 +13,14 @@ export const IPV4_TTL_OFFSET = 8;
 export const IPV4_PROTO_OFFSET = 9;
 export const IPV4_CSUM_OFFSET = 10;
 export const IPV4_SRC_ADDR_OFFSET = 12;
+export const IPV4_DST_ADDR_OFFSET = 16;
 /** MF flag plus the 13-bit fragment offset: non-zero means "a fragment". */
 export const IPV4_FRAGMENT_MASK = 0x3fff;
 export const IPV6_PAYLOAD_LEN_OFFSET = 4;
 export const IPV6_NEXT_HEADER_OFFSET = 6;
 export const IPV6_HOP_LIMIT_OFFSET = 7;
 export const IPV6_SRC_ADDR_OFFSET = 8;
+export const IPV6_DST_ADDR_OFFSET = 24;
 
 export const TCP_HEADER_MIN_LEN = 20;
 export const TCP_HEADER_MAX_LEN = 60;

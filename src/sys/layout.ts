@@ -189,6 +189,30 @@ export function sockaddrPort(view: DataView, off: number): number {
   return view.getUint16(off + 2, false);
 }
 
+/**
+ * The same reads on a byte array (recvmmsg's name buffers, our own stored
+ * endpoints), without a DataView: family 4 or 6 (0 for any other sa_family),
+ * the port in host order, where the address starts and how long it is.
+ */
+export function sockaddrFamilyAt(b: Uint8Array, off: number): 0 | 4 | 6 {
+  const f = b[off]! | (b[off + 1]! << 8);
+  return f === 2 ? 4 : f === 10 ? 6 : 0;
+}
+
+export function sockaddrPortAt(b: Uint8Array, off: number): number {
+  return (b[off + 2]! << 8) | b[off + 3]!;
+}
+
+/** sockaddrIpOffset is where the address starts in a sockaddr_in (4) or sockaddr_in6 (8). */
+export function sockaddrIpOffset(family: 4 | 6): number {
+  return family === 4 ? 4 : 8;
+}
+
+/** sockaddrLength is the socklen_t of a sockaddr_in (16) or sockaddr_in6 (28). */
+export function sockaddrLength(family: 4 | 6): number {
+  return family === 4 ? 16 : 28;
+}
+
 /** readSockaddr decodes a sockaddr_in/in6 at off into a fresh SockAddr, or null for other families. Allocates. */
 export function readSockaddr(view: DataView, off: number): SockAddr | null {
   const family = sockaddrFamily(view, off);
