@@ -73,6 +73,7 @@ function describeSample(s: Sample): string {
   if (s.cpuSecondsPerGB !== null) parts.push(`${s.cpuSecondsPerGB.toFixed(2)} CPU-s/GB`);
   if (s.peakRssMB !== null) parts.push(`RSS ${s.peakRssMB.map((x) => x.toFixed(0)).join("/")} MB`);
   parts.push(`ping ${s.pingMs === null ? "none" : s.pingMs.toFixed(3) + " ms"}`);
+  if (s.mode === "single") parts.push(`loaded ping ${s.loadedPingMs === null ? "none" : s.loadedPingMs.toFixed(2) + " ms"}`);
   if (s.udpRcvbufErrors > 0) parts.push(`${s.udpRcvbufErrors} UDP rcvbuf drops`);
   if (s.tunDrops) parts.push(`${s.tunDrops} TUN drops`);
   return parts.join(", ");

@@ -27,6 +27,7 @@ export interface Summary {
     cpuSecondsPerGB: Spread | null;
     cpuRatio: number | null;
     pingMs: Spread | null;
+    loadedPingMs: Spread | null;
     udpRcvbufErrors: Spread | null;
     tunDrops: Spread | null;
   };
@@ -60,6 +61,7 @@ export function summarize(impls: Impl[], samples: Sample[], failures: Failure[])
         cpuSecondsPerGB: spread(single.map((s) => s.cpuSecondsPerGB)),
         cpuRatio: pairedRatio(single, base, (s) => s.cpuSecondsPerGB),
         pingMs: spread(single.map((s) => s.pingMs)),
+        loadedPingMs: spread(single.map((s) => s.loadedPingMs)),
         udpRcvbufErrors: spread(single.map((s) => s.udpRcvbufErrors)),
         tunDrops: spread(single.map((s) => s.tunDrops)),
       },
@@ -87,8 +89,8 @@ export function markdown(m: Machine, opts: { seconds: number; runs: number; extr
       `. Ratios are against ${BASELINE}, run by run. CPU is both daemons' utime+stime per GB received; drops are per single-stream run, both sides together.` +
       ` Load average (1 min) ${m.loadAverageStart[0]} at start, ${m.loadAverageEnd?.[0] ?? "?"} at end.`,
     "",
-    "| configuration | Gb/s | × wg-go | retransmits | CPU-s/GB | CPU × wg-go | peak RSS MB (A / B) | idle ping ms | -P4 Gb/s | -R Gb/s | UDP rcvbuf drops | TUN drops |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| configuration | Gb/s | × wg-go | retransmits | CPU-s/GB | CPU × wg-go | peak RSS MB (A / B) | idle ping ms | loaded ping ms | -P4 Gb/s | -R Gb/s | UDP rcvbuf drops | TUN drops |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows) {
     const s = r.single;
@@ -96,7 +98,7 @@ export function markdown(m: Machine, opts: { seconds: number; runs: number; extr
     const gbps = s.gbps === null ? `failed (${r.failures.length})` : range(s.gbps, f2);
     lines.push(
       `| ${r.impl} | ${gbps} | ${ratio(s.gbpsRatio)} | ${range(s.retransmits, (x) => x.toFixed(0))} | ${range(s.cpuSecondsPerGB, f2)} | ${ratio(s.cpuRatio)} | ` +
-        `${r.peakRssMB === null ? NA : `${r.peakRssMB[0].toFixed(0)} / ${r.peakRssMB[1].toFixed(0)}`} | ${range(s.pingMs, (x) => x.toFixed(3))} | ` +
+        `${r.peakRssMB === null ? NA : `${r.peakRssMB[0].toFixed(0)} / ${r.peakRssMB[1].toFixed(0)}`} | ${range(s.pingMs, (x) => x.toFixed(3))} | ${range(s.loadedPingMs, (x) => x.toFixed(2))} | ` +
         `${extra(r.p4)} | ${extra(r.reverse)} | ${range(s.udpRcvbufErrors, (x) => x.toFixed(0))} | ${range(s.tunDrops, (x) => x.toFixed(0))} |`,
     );
   }

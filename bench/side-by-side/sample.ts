@@ -1,6 +1,8 @@
 // One measurement: a fresh setup, the idle ping first (so no queue left by
 // iperf3 inflates it), then one iperf3 run with the daemons' CPU and the
-// namespaces' counters read right around it, then peak RSS before teardown.
+// namespaces' counters read right around it (single-stream runs also ping
+// through the saturated tunnel: the latency a user feels during a big
+// transfer), then peak RSS before teardown.
 import { run } from "../../test/support/netns.ts";
 import { cpuSeconds, diffCounters, iperf3, netCounters, peakRssMB, pingTimes, tunDrops, waitForPath } from "./measure.ts";
 import { median } from "./stats.ts";
@@ -27,6 +29,9 @@ export interface Sample {
   /** median RTT of the idle ping; null if no reply came. */
   pingMs: number | null;
   pingReplies: number;
+  /** median RTT of pings sent while iperf3 saturates the tunnel (single-stream runs); null if none came back. */
+  loadedPingMs: number | null;
+  loadedPingReplies: number;
   /** UDP datagrams the kernel dropped for a full socket receive buffer (both namespaces). */
   udpRcvbufErrors: number;
   udpInErrors: number;
@@ -53,7 +58,9 @@ export async function measureOnce(impl: Impl, mode: Mode, round: number, seq: nu
     const readTunDrops = () => s.daemons.reduce((sum, d, i) => sum + tunDrops(tunNs[i]!, d.ifname), 0);
     const tun0 = readTunDrops();
     const cpu0 = s.daemons.map((d) => cpuSeconds(d.pid));
-    const r = await iperf3(s.a, s.b, s.target, { seconds: o.seconds, reverse: mode === "reverse", parallel: mode === "p4" ? 4 : 1 });
+    const transfer = iperf3(s.a, s.b, s.target, { seconds: o.seconds, reverse: mode === "reverse", parallel: mode === "p4" ? 4 : 1 });
+    const loaded = mode === "single" ? pingUnderLoad(s.a, s.target, o.seconds) : Promise.resolve([]);
+    const [r, loadedRtts] = await Promise.all([transfer, loaded]);
     const cpu1 = s.daemons.map((d) => cpuSeconds(d.pid));
     const tunDropped = readTunDrops() - tun0;
     const dA = diffCounters(net0.a, netCounters(s.a));
@@ -74,6 +81,8 @@ export async function measureOnce(impl: Impl, mode: Mode, round: number, seq: nu
       peakRssMB: hasDaemons ? [peakRssMB(s.daemons[0]!.pid), peakRssMB(s.daemons[1]!.pid)] : null,
       pingMs: rtts.length > 0 ? median(rtts) : null,
       pingReplies: rtts.length,
+      loadedPingMs: loadedRtts.length > 0 ? median(loadedRtts) : null,
+      loadedPingReplies: loadedRtts.length,
       udpRcvbufErrors: dA.udpRcvbufErrors + dB.udpRcvbufErrors,
       udpInErrors: dA.udpInErrors + dB.udpInErrors,
       tunDrops: hasDaemons ? tunDropped : null,
@@ -83,6 +92,17 @@ export async function measureOnce(impl: Impl, mode: Mode, round: number, seq: nu
   } finally {
     await s.close();
   }
+}
+
+/** LOADED_PING_INTERVAL_SEC spaces the pings under load (5 a second: a probe, not load of its own). */
+const LOADED_PING_INTERVAL_SEC = 0.2;
+
+/** pingUnderLoad pings during an iperf3 run of seconds, from 1 s in (once the window has opened) to 1 s before its end. */
+async function pingUnderLoad(ns: Parameters<typeof pingTimes>[0], target: string, seconds: number): Promise<number[]> {
+  const span = seconds - 2;
+  if (span <= 0) return [];
+  await Bun.sleep(1000);
+  return pingTimes(ns, target, Math.max(1, Math.floor(span / LOADED_PING_INTERVAL_SEC)), LOADED_PING_INTERVAL_SEC);
 }
 
 /** ourStatus keeps the part of `tunnel status --json` that shows whether the offloads worked. */
