@@ -30,7 +30,9 @@ import {
 } from "./io.ts";
 
 const OFFSET_SPAN = 2 ** 32;
-const EMSGSIZE = 90;
+const EAFNOSUPPORT = 97;
+const STAGING_BYTES = 4 << 20;
+const RECORDS_MAX = 256;
 /** The kernel's UDP_MAX_SEGMENTS and the largest UDP payload of one GSO send. */
 const GSO_SEGMENTS_MAX = 64;
 const GSO_BYTES_MAX = 65535 - 8 - 40;
@@ -400,7 +402,15 @@ class MemorySender implements DatagramSender {
   gso: boolean;
   lastErrno = 0;
   lastSourceErrno = 0;
-  private readonly records: { data: Uint8Array; name: Uint8Array; src: LocalSource | null }[] = [];
+  /** Added datagrams are copied here at once: the caller may reuse its buffer after flush. */
+  private readonly staging = new Uint8Array(STAGING_BYTES);
+  private staged = 0;
+  private readonly recOff = new Int32Array(RECORDS_MAX);
+  private readonly recLen = new Int32Array(RECORDS_MAX);
+  private readonly recName = new Float64Array(RECORDS_MAX);
+  private readonly recNameLen = new Int32Array(RECORDS_MAX);
+  private readonly recSrc: (LocalSource | null)[] = new Array(RECORDS_MAX).fill(null);
+  private records = 0;
   /** Sends made (one per GSO run or datagram), for tests of the shapes. */
   messagesOut = 0;
   datagramsOut = 0;
@@ -413,59 +423,56 @@ class MemorySender implements DatagramSender {
   }
 
   add(dataAddr: number, len: number, nameAddr: number, nameLen: number, src: LocalSource | null): void {
-    const m = this.net.memory;
-    // Copied now: the caller may reuse the buffer after flush, and the network keeps what it delivers.
-    this.records.push({ data: m.bytes(dataAddr, len).slice(), name: m.bytes(nameAddr, nameLen).slice(), src });
+    if (this.records === RECORDS_MAX || this.staged + len > STAGING_BYTES) this.flush();
+    const r = this.records++;
+    this.staging.set(this.net.memory.bytes(dataAddr, len), this.staged);
+    this.recOff[r] = this.staged;
+    this.recLen[r] = len;
+    this.recName[r] = nameAddr;
+    this.recNameLen[r] = nameLen;
+    this.recSrc[r] = src;
+    this.staged += len;
   }
 
   flush(): number {
-    const recs = this.records.splice(0);
+    const n = this.records;
     let sent = 0;
     let i = 0;
-    while (i < recs.length) {
-      const first = recs[i]!;
-      const size = first.data.length;
+    while (i < n) {
+      const size = this.recLen[i]!;
       let j = i + 1;
       let bytes = size;
       if (this.gso) {
         while (
-          j < recs.length &&
+          j < n &&
           j - i < GSO_SEGMENTS_MAX &&
-          sameBytes(recs[j]!.name, first.name) &&
-          recs[j]!.src === first.src &&
-          recs[j - 1]!.data.length === size &&
-          recs[j]!.data.length <= size &&
-          bytes + recs[j]!.data.length <= GSO_BYTES_MAX
+          this.recName[j] === this.recName[i] &&
+          this.recSrc[j] === this.recSrc[i] &&
+          this.recLen[j - 1] === size &&
+          this.recLen[j]! <= size &&
+          bytes + this.recLen[j]! <= GSO_BYTES_MAX
         ) {
-          bytes += recs[j]!.data.length;
+          bytes += this.recLen[j]!;
           j++;
         }
       }
-      if (sockaddrFamilyAt(first.name, 0) !== this.sock.desc.family) {
-        this.lastErrno = EMSGSIZE;
-        i = j;
-        continue;
+      const name = this.net.memory.bytes(this.recName[i]!, this.recNameLen[i]!);
+      if (sockaddrFamilyAt(name, 0) !== this.sock.desc.family) {
+        this.lastErrno = EAFNOSUPPORT;
+      } else {
+        // Records of a run are contiguous in staging: the run is one view.
+        this.net.route(this.sock, name, this.staging.subarray(this.recOff[i]!, this.recOff[i]! + bytes), j - i > 1 ? size : 0);
+        this.messagesOut++;
+        this.datagramsOut += j - i;
+        sent += j - i;
       }
-      const data = new Uint8Array(bytes);
-      let at = 0;
-      for (let k = i; k < j; k++) {
-        data.set(recs[k]!.data, at);
-        at += recs[k]!.data.length;
-      }
-      this.net.route(this.sock, first.name, data, j - i > 1 ? size : 0);
-      this.messagesOut++;
-      this.datagramsOut += j - i;
-      sent += j - i;
       i = j;
     }
+    this.recSrc.fill(null, 0, n);
+    this.records = 0;
+    this.staged = 0;
     return sent;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function sockaddrOf(ip: Uint8Array, port: number): Uint8Array {
