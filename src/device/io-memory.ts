@@ -86,9 +86,13 @@ export class MemoryTun implements TunQueue {
     readonly vnetHeader: boolean,
   ) {}
 
-  /** inject queues a packet (with its virtio-net header when vnetHeader) for the device to read. */
+  /** keepWrites: keep a copy of every write for take(); benchmarks turn it off and only count. */
+  keepWrites = true;
+  writtenBytes = 0;
+
+  /** inject queues a packet (with its virtio-net header when vnetHeader) for the device to read; it must not change until read. */
   inject(packet: Uint8Array): void {
-    this.toDevice.push(packet.slice());
+    this.toDevice.push(packet);
   }
 
   get pending(): number {
@@ -105,7 +109,8 @@ export class MemoryTun implements TunQueue {
   }
 
   write(addr: number, len: number): number {
-    this.written.push(this.memory.bytes(addr, len).slice());
+    this.writtenBytes += len;
+    if (this.keepWrites) this.written.push(this.memory.bytes(addr, len).slice());
     return len;
   }
 
