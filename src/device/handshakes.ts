@@ -13,7 +13,7 @@
 //   3. Answer: responses go out at once, from the address the initiation
 //      came to; cookie replies are batched into one send per turn. The path
 //      allocates nothing.
-import { sockaddrFamilyAt, sockaddrIpOffset, sockaddrLength, sockaddrPortAt } from "../sys/layout.ts";
+import { sockaddrFamilyAt, sockaddrIpOffset, sockaddrLengthAt, sockaddrPortAt } from "../sys/layout.ts";
 import type { LocalSource } from "../sys/udp.ts";
 import {
   MAC_LEN,
@@ -107,7 +107,7 @@ export class Handshakes {
       }
       priority = carriesMac2 && underLoad && checker.checkMac2(now, buf, off, mac2Off, this.sourceAt(names, nameOff));
     }
-    const r = hq.offer(now, buf, off, len, names, nameOff, nameLength(names, nameOff), local, priority);
+    const r = hq.offer(now, buf, off, len, names, nameOff, sockaddrLengthAt(names, nameOff), local, priority);
     if (typeof r !== "number") this.countRefusal(r);
   }
 
@@ -152,7 +152,7 @@ export class Handshakes {
       const sock = ctx.socketFor(src === this.src6 ? 6 : 4);
       if (sock !== null) {
         const nameAddr = this.namesAddr + nOff;
-        const nameLen = nameLength(hq.names, nOff);
+        const nameLen = sockaddrLengthAt(hq.names, nOff);
         if (r.isHandshake || r.peer !== null) {
           if (r.isHandshake) ctx.c[C.handshakesSent]!++;
           // A response answers from the address the initiation came to (now the peer's sticky source).
@@ -204,9 +204,4 @@ export class Handshakes {
     for (let i = 0; i < src.ip.length; i++) src.ip[i] = names[ipOff + i]!;
     return src;
   }
-}
-
-/** nameLength is the socklen_t of the sockaddr at names[off]. */
-function nameLength(names: Uint8Array, off: number): number {
-  return sockaddrLength(sockaddrFamilyAt(names, off) === 6 ? 6 : 4);
 }

@@ -15,7 +15,7 @@
 //      written before the next recvmmsg reuses the landing zone.
 import { Coalescer, createPacketBatch, VNET_HDR_LEN, type PacketBatch } from "../offload/index.ts";
 import { copyLocalSource, newLocalSource, type LocalSource } from "../sys/udp.ts";
-import { sockaddrFamilyAt, sockaddrLength } from "../sys/layout.ts";
+import { sockaddrLengthAt } from "../sys/layout.ts";
 import { MESSAGE_COOKIE_REPLY_TYPE, MESSAGE_INITIATION_TYPE } from "../wireguard/constants.ts";
 import type { SourceAddr } from "../wireguard/cookie.ts";
 import { countError } from "./drop-reasons.ts";
@@ -196,7 +196,7 @@ export class Inbound {
           ctx.memory.addressOf(r.buf, r.off),
           r.len,
           received.namesAddr + nameOff,
-          sockaddrLength(sockaddrFamilyAt(names, nameOff) === 6 ? 6 : 4),
+          sockaddrLengthAt(names, nameOff),
           this.replySrc,
         );
         sock.sender.flush();

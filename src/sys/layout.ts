@@ -213,6 +213,11 @@ export function sockaddrLength(family: 4 | 6): number {
   return family === 4 ? 16 : 28;
 }
 
+/** sockaddrLengthAt is the socklen_t of the sockaddr at b[off] (an unknown family counts as IPv4). */
+export function sockaddrLengthAt(b: Uint8Array, off: number): number {
+  return sockaddrFamilyAt(b, off) === 6 ? 28 : 16;
+}
+
 /** readSockaddr decodes a sockaddr_in/in6 at off into a fresh SockAddr, or null for other families. Allocates. */
 export function readSockaddr(view: DataView, off: number): SockAddr | null {
   const family = sockaddrFamily(view, off);
