@@ -5,7 +5,8 @@ import type { Mode, Sample } from "./sample.ts";
 import { pairedRatio, spread, type Spread } from "./stats.ts";
 import type { Impl } from "./topology.ts";
 
-export const BASELINE = "wireguard-go";
+/** DEBIAN_WIREGUARD_GO is the row of Debian's wireguard-go (the 2022 build, without offloads). */
+export const DEBIAN_WIREGUARD_GO = "wireguard-go (Debian)";
 
 /** Failure is a run that threw (after its one retry); it is reported, not hidden. */
 export interface Failure {
@@ -38,16 +39,17 @@ export interface Summary {
   failures: Omit<Failure, "impl">[];
 }
 
-export function summarize(impls: Impl[], samples: Sample[], failures: Failure[]): Summary[] {
+/** summarize computes each row; ratios are against the row named baseline, run by run. */
+export function summarize(impls: Impl[], samples: Sample[], failures: Failure[], baseline: string): Summary[] {
   const of = (id: string, mode: Mode) => samples.filter((s) => s.impl === id && s.mode === mode);
   return impls.map((impl) => {
     const single = of(impl.id, "single");
-    const base = of(BASELINE, "single");
+    const base = of(baseline, "single");
     const rss = samples.filter((s) => s.impl === impl.id && s.peakRssMB !== null).map((s) => s.peakRssMB!);
     const one = (mode: Mode) => {
       const s = of(impl.id, mode)[0];
       if (!s) return null;
-      return { gbps: s.gbps, ratio: pairedRatio([s], of(BASELINE, mode), (x) => x.gbps) };
+      return { gbps: s.gbps, ratio: pairedRatio([s], of(baseline, mode), (x) => x.gbps) };
     };
     return {
       impl: impl.id,
@@ -79,22 +81,22 @@ const ratio = (r: number | null) => (r === null ? NA : `${r.toFixed(2)}×`);
 const range = (s: Spread | null, fmt: (x: number) => string) =>
   s === null ? NA : s.n === 1 ? fmt(s.median) : `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
 
-export function markdown(m: Machine, opts: { seconds: number; runs: number; extras: boolean }, rows: Summary[]): string {
+export function markdown(m: Machine, opts: { seconds: number; runs: number; extras: boolean }, rows: Summary[], baseline: string): string {
   const lines = [
     `### tunnel vs wireguard-go, side by side — ${m.date.slice(0, 16).replace("T", " ")} UTC`,
     "",
     `Machine: Linux ${m.kernel} (${m.arch}), ${m.cpuModel}, ${m.cores} cores; commit ${m.gitCommit}${m.gitDirty ? " (dirty tree)" : ""}; ${m.wireguardGo}; ${m.iperf3}; bun ${m.bun}.`,
     `Two namespaces over veth (MTU 1500), tunnel MTU 1420, iperf3 TCP ${opts.seconds} s, single stream × ${opts.runs} run${opts.runs === 1 ? "" : "s"} (median, min–max)` +
       (opts.extras ? ", plus one -P 4 and one -R run" : "") +
-      `. Ratios are against ${BASELINE}, run by run. CPU is both daemons' utime+stime per GB received; drops are per single-stream run, both sides together.` +
+      `. Ratios are against ${baseline}, run by run. CPU is both daemons' utime+stime per GB received; drops are per single-stream run, both sides together.` +
       ` Load average (1 min) ${m.loadAverageStart[0]} at start, ${m.loadAverageEnd?.[0] ?? "?"} at end.`,
     "",
-    "| configuration | Gb/s | × wg-go | retransmits | CPU-s/GB | CPU × wg-go | peak RSS MB (A / B) | idle ping ms | loaded ping ms | -P4 Gb/s | -R Gb/s | UDP rcvbuf drops | TUN drops |",
+    `| configuration | Gb/s | × ${baseline} | retransmits | CPU-s/GB | CPU × ${baseline} | peak RSS MB (A / B) | idle ping ms | loaded ping ms | -P4 Gb/s | -R Gb/s | UDP rcvbuf drops | TUN drops |`,
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows) {
     const s = r.single;
-    const extra = (x: Summary["p4"]) => (x === null ? "—" : `${f2(x.gbps)}${x.ratio !== null && r.impl !== BASELINE ? ` (${x.ratio.toFixed(2)}×)` : ""}`);
+    const extra = (x: Summary["p4"]) => (x === null ? "—" : `${f2(x.gbps)}${x.ratio !== null && r.impl !== baseline ? ` (${x.ratio.toFixed(2)}×)` : ""}`);
     const gbps = s.gbps === null ? `failed (${r.failures.length})` : range(s.gbps, f2);
     lines.push(
       `| ${r.impl} | ${gbps} | ${ratio(s.gbpsRatio)} | ${range(s.retransmits, (x) => x.toFixed(0))} | ${range(s.cpuSecondsPerGB, f2)} | ${ratio(s.cpuRatio)} | ` +
