@@ -1,4 +1,4 @@
-// bun bench/pipeline.ts [--seconds N] — the data plane's own cost, in one
+// bun bench/pipeline.ts [--seconds N] [--workers 1,2] — the data plane's own cost, in one
 // process, on the real modules: two DataPlanes (src/device/dataplane.ts and
 // its parts, libcrypto, the offload engine) wired through the in-memory I/O
 // of src/device/io-memory.ts (test/support/plane-pair.ts). A's TUN is fed
@@ -11,6 +11,10 @@
 //   pipeline Gb/s       inner bytes over both sides' time on one core
 // The in-memory I/O does the copies the kernel would (TUN read, UDP send
 // and receive; the TUN write only counts), in JS, and they are included.
+// With --workers, each count runs in turn (each side gets that many threads:
+// itself and workers − 1 crypto helpers), and the times are wall-clock, so
+// the ratio against 1 worker is what the extra cores bring (issue 12 §2:
+// ≥ 1.8× at 2 workers on two idle cores). Needs the machine to itself.
 import { planePair } from "../test/support/plane-pair.ts";
 import { superPacket, TCP_ACK, TCP_PSH } from "../test/offload/packets.ts";
 
@@ -27,9 +31,10 @@ export interface PipelineResult {
   heapObjectsPerPacket: number;
 }
 
-export function measurePipeline(seconds: number): PipelineResult {
-  const p = planePair();
+export async function measurePipeline(seconds: number, workers = 1): Promise<PipelineResult> {
+  const p = planePair({ workers });
   p.configure();
+  await p.helpersUp();
   const { a, b } = p;
   const packets: Uint8Array[] = [];
   let seq = 1;
@@ -50,9 +55,9 @@ export function measurePipeline(seconds: number): PipelineResult {
   const round = (timed: boolean) => {
     for (let i = 0; i < SUPER_PACKETS_PER_ROUND; i++) a.host.tun.inject(packets[(sent / SEGMENTS + i) % packets.length]!);
     const t0 = Bun.nanoseconds();
-    while (!a.host.idle) a.plane.turn();
+    while (!a.host.idle || a.plane.inFlight) a.plane.turn();
     const t1 = Bun.nanoseconds();
-    while (!b.host.idle) b.plane.turn();
+    while (!b.host.idle || b.plane.inFlight) b.plane.turn();
     const t2 = Bun.nanoseconds();
     b.host.tun.take();
     if (timed) {
@@ -69,6 +74,7 @@ export function measurePipeline(seconds: number): PipelineResult {
   while (performance.now() < until) round(true);
   const heap1 = heapObjects();
   const total = outNs + inNs;
+  p.close();
   return {
     packets: sent,
     outboundNs: outNs / sent,
@@ -84,12 +90,23 @@ function heapObjects(): number {
 }
 
 if (import.meta.main) {
-  const i = process.argv.indexOf("--seconds");
-  const seconds = i >= 0 ? Number(process.argv[i + 1]) : 5;
-  const r = measurePipeline(seconds);
-  console.log(`In-process pipeline, real data planes over memory I/O, ${r.packets} segments of 1420 bytes in ${seconds} s:`);
-  console.log(`  outbound  ${r.outboundNs.toFixed(0).padStart(6)} ns/packet  (read, split, route, seal, send)`);
-  console.log(`  inbound   ${r.inboundNs.toFixed(0).padStart(6)} ns/packet  (receive, open, coalesce, write)`);
-  console.log(`  pipeline  ${r.pipelineGbps.toFixed(2)} Gb/s on one core (inner bytes over both sides' time)`);
-  console.log(`  heap objects left per packet: ${r.heapObjectsPerPacket.toFixed(3)} (the memory I/O allocates; the data plane must not)`);
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const seconds = Number(arg("--seconds") ?? 5);
+  const counts = (arg("--workers") ?? "1").split(",").map(Number);
+  const results: [number, PipelineResult][] = [];
+  for (const w of counts) results.push([w, await measurePipeline(seconds, w)]);
+  console.log(`In-process pipeline, real data planes over memory I/O, 1420-byte segments, ${seconds} s per worker count:`);
+  console.log("| workers | outbound ns/packet | inbound ns/packet | pipeline Gb/s | × 1 worker | heap objects/packet |");
+  console.log("|---|---|---|---|---|---|");
+  const base = results.find(([w]) => w === 1)?.[1];
+  for (const [w, r] of results) {
+    const ratio = base === undefined ? "n/a" : `${(r.pipelineGbps / base.pipelineGbps).toFixed(2)}×`;
+    console.log(`| ${w} | ${r.outboundNs.toFixed(0)} | ${r.inboundNs.toFixed(0)} | ${r.pipelineGbps.toFixed(2)} | ${ratio} | ${r.heapObjectsPerPacket.toFixed(3)} |`);
+  }
+  console.log("outbound: read, split, route, frame, seal, send; inbound: receive, classify, open, accept, coalesce, write (wall-clock per packet).");
+  console.log("Heap objects: the memory I/O allocates; the data plane must not.");
+  process.exit(0);
 }

@@ -25,8 +25,8 @@ const secIdx = args.indexOf("--seconds");
 const E2E_SECONDS = secIdx >= 0 ? Number(args[secIdx + 1]) : 10;
 const PACKET_BITS = 1420 * 8;
 
-function printMicro(): void {
-  const r = measurePipeline(5);
+async function printMicro(): Promise<void> {
+  const r = await measurePipeline(5);
   console.log(`\nThe data plane in process (bench/pipeline.ts), ns per 1420-byte packet, Gb/s/core = 1420×8/ns:`);
   console.log(`  outbound (read, split, route, seal, send)     ${r.outboundNs.toFixed(0).padStart(6)}  ${(PACKET_BITS / r.outboundNs).toFixed(2).padStart(6)}`);
   console.log(`  inbound (receive, open, coalesce, write)      ${r.inboundNs.toFixed(0).padStart(6)}  ${(PACKET_BITS / r.inboundNs).toFixed(2).padStart(6)}`);
@@ -66,7 +66,7 @@ async function e2e(seconds: number): Promise<E2e> {
   }
 }
 
-if (doMicro) printMicro();
+if (doMicro) await printMicro();
 if (doE2e) {
   const r = await e2e(E2E_SECONDS);
   console.log(`\nEnd to end (two run-device.ts daemons in namespaces over veth, iperf3 -t ${E2E_SECONDS} single-stream TCP):`);

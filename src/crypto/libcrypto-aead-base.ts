@@ -6,7 +6,7 @@
 // libcrypto-aead.ts goes through EVP, libcrypto-provider-aead.ts calls the
 // provider's dispatch functions directly.
 
-import type { AeadKey } from "./types.ts";
+import type { RawAeadKey } from "./types.ts";
 import { addressOf, cstring, OSSL_PARAM_OCTET_STRING, OSSL_PARAM_SIZE, type Libcrypto } from "../sys/libcrypto.ts";
 import { AEAD_TAG_LEN, disarm } from "./types.ts";
 
@@ -47,7 +47,7 @@ export class TagParams {
   }
 }
 
-export abstract class InPlaceAeadKey implements AeadKey {
+export abstract class InPlaceAeadKey implements RawAeadKey {
   // iv[0..4) stays zero; iv[4..12) is the LE u64 counter, written as two u32.
   protected readonly ivBytes = new Uint8Array(16);
   private readonly iv32 = new Uint32Array(this.ivBytes.buffer);
@@ -98,6 +98,17 @@ export abstract class InPlaceAeadKey implements AeadKey {
     checkRange(buf, off, len);
     this.setCounter(counter);
     return this.openAt(this.addressOfBuf(buf) + off, len, aad);
+  }
+
+  sealRaw(counter: number, addr: number, len: number): void {
+    this.setCounter(counter);
+    this.sealAt(addr, len, undefined);
+  }
+
+  openRaw(counter: number, addr: number, len: number): boolean {
+    if (len < AEAD_TAG_LEN) return false;
+    this.setCounter(counter);
+    return this.openAt(addr, len, undefined);
   }
 
   /** sealNonce is seal with an arbitrary 12-byte nonce (known-answer tests, one-shot API). */

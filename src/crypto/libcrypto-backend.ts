@@ -98,6 +98,7 @@ export function createLibcryptoBackend(lib: Libcrypto, dispatch: AeadDispatch = 
       hmac: useMac ? `${lib.path} EVP_MAC HMAC(BLAKE2S-256)` : "blake2s.ts",
     },
     aeadKey: makeKey,
+    rawAeadKey: makeKey,
     ...nonceAeadMethods(makeKey),
     xaeadSeal: (key, nonce, pt, aad, out) => xaeadSealer.seal(key, nonce, pt, aad, out),
     x25519: (priv, pub, out) => x.dh(priv, pub, out),

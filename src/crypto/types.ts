@@ -44,12 +44,32 @@ export interface AeadKey {
   destroy(): void;
 }
 
+/**
+ * RawAeadKey is an AeadKey that also works at raw addresses: the data
+ * plane's crypto helpers (src/device/crypto-pool.ts) seal and open packets in
+ * another thread's slabs, which they can only name by address. The caller
+ * guarantees that [addr, addr+len+16) (seal) or [addr, addr+len) (open, len
+ * includes the tag) lies in live memory that no other thread touches until
+ * the call returns.
+ */
+export interface RawAeadKey extends AeadKey {
+  sealRaw(counter: number, addr: number, len: number): void;
+  /** openRaw returns false on a bad tag or len < 16 (nothing is decrypted then). */
+  openRaw(counter: number, addr: number, len: number): boolean;
+}
+
 /** CryptoBackend is the full set of primitives WireGuard needs. */
 export interface CryptoBackend {
   /** name identifies the AEAD implementation for logs and `tunnel status`. */
   readonly name: "libcrypto" | "typescript";
   /** aeadKey binds ChaCha20-Poly1305 to a copy of key (32 bytes). */
   aeadKey(key: Uint8Array): AeadKey;
+  /**
+   * rawAeadKey is aeadKey with the raw-address forms, for backends whose AEAD
+   * runs outside the JS heap (libcrypto); absent when it cannot (the
+   * TypeScript fallback works on JS views only, so it stays on one thread).
+   */
+  rawAeadKey?(key: Uint8Array): RawAeadKey;
   /** xaeadSeal writes XChaCha20-Poly1305(key, nonce24, plaintext, aad) (ciphertext‖tag) into out. */
   xaeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array): void;
   /** xaeadOpen verifies and decrypts sealed (ciphertext‖tag) into out; false on a bad tag. */
@@ -95,7 +115,7 @@ export interface CryptoBackendExt extends CryptoBackend {
  * so a use after destroy() fails loudly instead of touching zeroed key
  * material or freed native contexts.
  */
-export function disarm(key: AeadKey & { sealNonce: unknown; openNonce: unknown }): void {
+export function disarm(key: AeadKey & { sealNonce: unknown; openNonce: unknown; sealRaw?: unknown; openRaw?: unknown }): void {
   const dead = (): never => {
     throw new Error("AeadKey used after destroy()");
   };
@@ -105,4 +125,6 @@ export function disarm(key: AeadKey & { sealNonce: unknown; openNonce: unknown }
   key.openBatch = dead;
   key.sealNonce = dead;
   key.openNonce = dead;
+  if (key.sealRaw !== undefined) key.sealRaw = dead;
+  if (key.openRaw !== undefined) key.openRaw = dead;
 }

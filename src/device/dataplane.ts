@@ -1,7 +1,8 @@
 // The data plane's scheduler: one synchronous loop that owns the protocol
 // state and every packet buffer, and hands each turn to its parts:
-//   outbound.ts   TUN → peers (read, split, route, seal, send)
-//   inbound.ts    sockets → TUN (receive, open, coalesce, write)
+//   outbound.ts   TUN → peers (read, split, route, frame; seal; send)
+//   inbound.ts    sockets → TUN (receive, classify; open; accept, coalesce, write)
+//   crypto-pool.ts  the seals and opens, shared with helper threads
 //   handshakes.ts handshake messages (arrival checks, bounded queue, answers)
 //   plane-timers.ts  retransmits, keepalives, rekeys, stats publication
 //   peer-table.ts configuration reconciled with protocol state
@@ -11,6 +12,12 @@
 //   - The Tunn state machines are not shared across threads (src/wireguard
 //     contract), so TX and RX live on this one thread; the main thread stays
 //     free for UAPI, logs and status, and reads counters from shared memory.
+//   - The AEAD, most of the cost, is what spreads over cores: with workers
+//     > 1 each batch's seals or opens go to the crypto pool and this thread
+//     reads the next batch meanwhile (two batches in flight per direction).
+//     Batches are sent and written in the order they were read, so no flow
+//     is reordered, and a turn that found nothing new settles them all
+//     before the loop sleeps, so a lone packet never waits.
 //   - The worker never returns to its event loop (yielding with setImmediate
 //     starved message delivery in Bun 1.4.4, measured); control messages are
 //     pulled between turns when the shared mailbox counter moved, so a
@@ -28,6 +35,7 @@
 // Where the time goes and which levers were measured: README "Performance"
 // and bench/profile.ts (perf + jitdump on two daemons under iperf3).
 import { selectBackend } from "../crypto/select.ts";
+import { CryptoPool } from "./crypto-pool.ts";
 import type { ToWorker, WorkerSocket } from "./dataplane-messages.ts";
 import { HeapDebug } from "./debug-heap.ts";
 import { Handshakes } from "./handshakes.ts";
@@ -51,6 +59,8 @@ export interface DataPlaneOptions {
   tcpGro: boolean;
   udpGro: boolean;
   mtu: number;
+  /** workers: threads for the data plane, itself included (≥ 1; the rest are crypto helpers). */
+  workers?: number;
   /** Environment for the crypto backend choice (TUNNEL_CRYPTO) and TUNNEL_DEBUG_HEAP. */
   env: Record<string, string | undefined>;
   /** The shared stats buffer (shared-stats.ts) the main thread reads. */
@@ -59,6 +69,7 @@ export interface DataPlaneOptions {
 
 export class DataPlane {
   readonly ctx: PlaneContext;
+  readonly pool: CryptoPool;
   private readonly out: Transmitter;
   private readonly table: PeerTable;
   private readonly outbound: Outbound;
@@ -75,13 +86,22 @@ export class DataPlane {
     events: PlaneEvents,
   ) {
     this.heapDebug = HeapDebug.from(opts.env, "worker");
-    this.ctx = new PlaneContext(io, selectBackend(opts.env).backend, opts.stats, opts.mtu, events);
+    let log = (_: string): void => {};
+    this.pool = new CryptoPool(selectBackend(opts.env).backend, { helpers: (opts.workers ?? 1) - 1, env: opts.env, log: (m) => log(m) });
+    this.ctx = new PlaneContext(io, this.pool.backend, opts.stats, opts.mtu, events);
+    log = (m) => this.ctx.log(m);
+    this.pool.c = this.ctx.c;
     this.out = new Transmitter(this.ctx);
     this.table = new PeerTable(this.ctx, this.out);
-    this.outbound = new Outbound(this.ctx, this.out);
+    this.outbound = new Outbound(this.ctx, this.out, this.pool);
     this.handshakes = new Handshakes(this.ctx, this.out);
-    this.inbound = new Inbound(this.ctx, this.out, this.handshakes, opts);
+    this.inbound = new Inbound(this.ctx, this.out, this.handshakes, opts, this.pool);
     this.timers = new PlaneTimers(this.ctx, this.out, this.table);
+  }
+
+  /** inFlight: a batch is still being sealed or opened (a turn with nothing new settles it). */
+  get inFlight(): boolean {
+    return this.outbound.inFlight || this.inbound.inFlight;
   }
 
   /** finished: a stop was asked for, or the TUN is gone. */
@@ -114,23 +134,34 @@ export class DataPlane {
     const clock = ctx.clock;
     ctx.c[C.loopIterations]!++;
     let now = clock.now();
-    const timeout = this.handshakes.pending > 0 ? 0 : Math.max(0, Math.min(this.nextTimerAt - now, ctx.dirty ? BUSY_PUBLISH_MS : IDLE_WAIT_MS));
+    const busy = this.handshakes.pending > 0 || this.outbound.inFlight || this.inbound.inFlight;
+    const timeout = busy ? 0 : Math.max(0, Math.min(this.nextTimerAt - now, ctx.dirty ? BUSY_PUBLISH_MS : IDLE_WAIT_MS));
     const ready = this.io.poller.wait(timeout);
     if (ready & READY_TUN_GONE) ctx.tunGone("epoll reported HUP or ERR on the TUN");
     now = clock.now();
     if (ready & READY_TUN && !ctx.closed) this.outbound.work(now);
     if (ready & READY_V4 && ctx.v4 !== null) this.inbound.work(now, ctx.v4);
     if (ready & READY_V6 && ctx.v6 !== null) this.inbound.work(now, ctx.v6);
+    // Nothing new arrived: send and write what is still being sealed or opened.
+    if ((ready & (READY_TUN | READY_V4 | READY_V6)) === 0) this.settle(now);
     if (this.handshakes.pending > 0) this.handshakes.process(clock.now());
     now = clock.now();
     if (now >= this.nextTimerAt || (ctx.dirty && ready === 0)) {
       this.nextTimerAt = this.timers.pass(now);
+      ctx.c[C.cryptoHelpersUp] = Math.min(this.pool.helpers, this.pool.started);
       if (this.heapDebug !== null) this.heapDebug.maybe(now);
     }
   }
 
-  /** control applies one message from the main thread. */
+  /** settle sends and writes every batch still in flight (oldest first). */
+  settle(now: number): void {
+    if (this.outbound.inFlight) this.outbound.settle(now);
+    if (this.inbound.inFlight) this.inbound.settle(now);
+  }
+
+  /** control applies one message from the main thread, with no batch in flight (they hold peers, keys and sockets). */
   control(m: ToWorker): void {
+    this.settle(this.ctx.clock.now());
     this.ctx.c[C.controlMessages]!++;
     switch (m.type) {
       case "config":
@@ -163,6 +194,8 @@ export class DataPlane {
   }
 
   shutdown(): void {
+    this.settle(this.ctx.clock.now());
+    this.pool.stop();
     this.table.publishAll();
     for (const s of [this.ctx.v4, this.ctx.v6]) if (s !== null) s.sender.flush();
     this.io.poller.close();

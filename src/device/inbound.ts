@@ -4,22 +4,33 @@
 //      until the socket is empty or its datagram budget is spent.
 //   2. Sort: handshake messages go to the handshake queue (handshakes.ts),
 //      to be processed after the data; everything else is a data message.
-//   3. Open: each data message is decrypted in place and checked (replay
-//      window, allowed-IPs source) by the protocol; an authenticated packet
-//      roams its peer to where it came from.
-//   4. Coalesce: the batch's packets are merged into TCP/UDP super-packets
+//   3. Classify: each data message is matched to its keypair (receiver
+//      index) and its counter checked; its open joins the batch's crypto
+//      job, which is submitted to the crypto pool (crypto-pool.ts) once the
+//      receive is sorted. Helpers open it while this thread receives the
+//      next batch into the other landing zone.
+//   4. Accept: the older batch, once every open is done, is taken message by
+//      message in arrival order: the protocol records the counter in the
+//      replay window (only after the tag verified), checks the inner packet
+//      and its allowed-IPs source; an authenticated packet roams its peer to
+//      where it came from.
+//   5. Coalesce: the batch's packets are merged into TCP/UDP super-packets
 //      (offload/coalesce.ts). A packet stays where it was decrypted (its
 //      16-byte transport header becomes the virtio-net header's room) and
 //      moves to its RX slot only if it heads a merge.
-//   5. Write: one TUN write per super-packet or lone packet. Every batch is
-//      written before the next recvmmsg reuses the landing zone.
+//   6. Write: one TUN write per super-packet or lone packet. Every batch is
+//      written before its landing zone is received into again.
 import { Coalescer, createPacketBatch, VNET_HDR_LEN, type PacketBatch } from "../offload/index.ts";
 import { copyLocalSource, newLocalSource, type LocalSource } from "../sys/udp.ts";
 import { sockaddrLengthAt } from "../sys/layout.ts";
-import { MESSAGE_COOKIE_REPLY_TYPE, MESSAGE_INITIATION_TYPE } from "../wireguard/constants.ts";
-import type { SourceAddr } from "../wireguard/cookie.ts";
+import { MESSAGE_COOKIE_REPLY_TYPE, MESSAGE_INITIATION_TYPE, MESSAGE_TRANSPORT_HEADER_SIZE } from "../wireguard/constants.ts";
+import { checkTransport } from "../wireguard/transport.ts";
+import type { TunnResult } from "../wireguard/results.ts";
+import { OP_OPEN } from "./crypto-jobs.ts";
+import type { CryptoPool } from "./crypto-pool.ts";
 import { countError } from "./drop-reasons.ts";
 import type { Handshakes } from "./handshakes.ts";
+import { InboundBatch } from "./inbound-batch.ts";
 import type { DatagramLanding, DatagramSocket, ReceivedBatch } from "./io.ts";
 import { HEADROOM, SLOTS, STRIDE, type PlaneContext } from "./plane-context.ts";
 import { roam } from "./plane-peer.ts";
@@ -37,24 +48,28 @@ import type { Transmitter } from "./transmit.ts";
 const RECV_DATAGRAMS_PER_TURN = 1024;
 const RECV_CALLS_PER_TURN = 64;
 /**
- * The landing zone is LANDING_SLOTS slab slots: 16 messages × 64 KiB with
+ * A landing zone is LANDING_SLOTS slab slots: 16 messages × 64 KiB with
  * UDP_GRO, else 128 × 8 KiB. Under a flood of small datagrams (which GRO
  * does not merge across sources) the message count is what drains the
  * socket, so the backlog reaches the handshake queue instead of piling up
- * in the kernel's receive buffer.
+ * in the kernel's receive buffer. There are two zones (inbound-batch.ts).
  */
 const LANDING_SLOTS = 16;
+const LANDING_ZONES = 2;
 const LANDING_GRO = { count: 16, stride: 65552, size: 65535 };
 const LANDING_PLAIN = { count: 128, stride: 8192, size: 8192 };
 /** The smallest message worth reading a type from (type byte and reserved bytes). */
 const MESSAGE_MIN_SIZE = 4;
+/** The crypto pool's job slots of the two inbound batches. */
+const JOB_SLOTS = [2, 3];
 
 export class Inbound {
   /** The RX slab's first SLOTS slots: the packets' home slots (Coalescer homes). */
   private readonly rx: PacketBatch;
   private readonly slab: Uint8Array;
   private readonly rxAddr: number;
-  private readonly landingOff: number;
+  /** landingOff[z]: where landing zone z starts in the slab. */
+  private readonly landingOff: number[] = [];
   /**
    * The batch handed to the coalescer: same slab and lens as rx, but offs
    * point at each plaintext where it was decrypted in the landing zone.
@@ -62,47 +77,63 @@ export class Inbound {
   private readonly batch: PacketBatch;
   private count = 0;
   readonly coalescer: Coalescer;
+  /** The batch being received into; the other one may be in flight (being opened). */
+  private lane: InboundBatch;
+  private other: InboundBatch;
   /** The local end of the message being processed (from its pktinfo cmsg). */
   private readonly rxSrc: LocalSource = newLocalSource();
   private readonly replySrc: LocalSource = newLocalSource();
-  /** The outer source handed to the protocol (data messages never read it; handshakes fill their own). */
-  private readonly src4: SourceAddr = { ip: new Uint8Array(4), port: 0 };
 
   constructor(
     private readonly ctx: PlaneContext,
     private readonly out: Transmitter,
     private readonly handshakes: Handshakes,
     offloads: { tcpGro: boolean; udpGro: boolean },
+    pool: CryptoPool,
   ) {
-    const slab = createPacketBatch(SLOTS + LANDING_SLOTS, STRIDE, HEADROOM);
+    const slab = createPacketBatch(SLOTS + LANDING_ZONES * LANDING_SLOTS, STRIDE, HEADROOM);
     this.slab = slab.buf;
     this.rx = { ...slab, capacity: SLOTS, offs: slab.offs.subarray(0, SLOTS), lens: slab.lens.subarray(0, SLOTS), count: 0 };
     this.rxAddr = ctx.memory.addressOf(slab.buf);
-    this.landingOff = slab.offs[SLOTS]! - HEADROOM;
+    for (let z = 0; z < LANDING_ZONES; z++) this.landingOff.push(slab.offs[SLOTS + z * LANDING_SLOTS]! - HEADROOM);
     this.batch = { ...this.rx, offs: new Int32Array(SLOTS), count: 0 };
     this.coalescer = new Coalescer({ tcp: offloads.tcpGro, udp: offloads.udpGro, maxBatch: SLOTS });
+    this.lane = new InboundBatch(0, pool.batch(JOB_SLOTS[0]!, OP_OPEN), slab.buf);
+    this.other = new InboundBatch(1, pool.batch(JOB_SLOTS[1]!, OP_OPEN), slab.buf);
   }
 
   /** landing is where a socket with (gro) or without UDP_GRO receives. */
   landing(gro: boolean): DatagramLanding {
     const l = gro ? LANDING_GRO : LANDING_PLAIN;
-    return { addr: this.rxAddr + this.landingOff, count: l.count, stride: l.stride, size: l.size };
+    return {
+      addr: this.rxAddr + this.landingOff[0]!,
+      count: l.count,
+      stride: l.stride,
+      size: l.size,
+      zones: LANDING_ZONES,
+      zoneStride: this.landingOff[1]! - this.landingOff[0]!,
+    };
   }
 
-  /** work receives from sock until it is empty or this turn's budget is spent. */
+  /** inFlight: a batch is being opened and not yet written (settle writes it). */
+  get inFlight(): boolean {
+    return this.other.inFlight || this.lane.inFlight;
+  }
+
+  /** work receives from sock until it is empty or this turn's budget is spent; the last batch may stay in flight. */
   work(now: number, sock: DatagramSocket): void {
     const c = this.ctx.c;
     const stride = sock.desc.gro ? LANDING_GRO.stride : LANDING_PLAIN.stride;
-    const received = sock.received;
     // Packets wait in the landing zone until flush; never let a receive
     // overwrite them (only reachable after an exception mid-batch).
     if (this.count > 0) this.flush();
     const firstDatagram = c[C.recvDatagrams]!;
     for (let calls = 0; calls < RECV_CALLS_PER_TURN && c[C.recvDatagrams]! - firstDatagram < RECV_DATAGRAMS_PER_TURN; calls++) {
       // 1. Receive.
+      const lane = this.lane;
       let n: number;
       try {
-        n = sock.receive();
+        n = sock.receive(lane.zone);
       } catch (e) {
         this.ctx.log(`recvmmsg: ${(e as Error).message}`);
         break;
@@ -111,35 +142,53 @@ export class Inbound {
       if (n <= 0) break;
       this.ctx.dirty = true;
       c[C.recvMessages]! += n;
+      const received = sock.received[lane.zone]!;
+      const zoneOff = this.landingOff[lane.zone]!;
       for (let i = 0; i < n; i++) {
         if (received.truncated(i)) {
           c[C.dropTruncated]!++;
           continue;
         }
         const len = received.length(i);
-        const base = this.landingOff + i * stride;
+        const base = zoneOff + i * stride;
         const gso = sock.desc.gro ? received.segmentSize(i) : 0;
-        // Every datagram of a GRO message shares the local address it came to.
-        received.localSource(i, this.rxSrc);
         if (gso > 0 && len > gso) {
           c[C.groMessages]!++;
           for (let p = 0; p < len; p += gso) {
             c[C.groDatagrams]!++;
-            this.datagram(now, sock, base + p, Math.min(gso, len - p), received, i);
+            this.classify(now, sock, lane, base + p, Math.min(gso, len - p), received, i);
           }
         } else {
-          this.datagram(now, sock, base, len, received, i);
+          this.classify(now, sock, lane, base, len, received, i);
         }
       }
-      // 4-5. Coalesce and write, then send what the packets released.
-      this.flush();
-      this.out.drainTouched(now);
+      // 3-6. Open (on the pool), then accept, coalesce and write the batch before.
+      this.dispatch(now);
       if (n < (sock.desc.gro ? LANDING_GRO.count : LANDING_PLAIN.count)) break;
     }
   }
 
-  /** datagram handles one datagram of message i at slab[off, off+len). */
-  private datagram(now: number, sock: DatagramSocket, off: number, len: number, received: ReceivedBatch, i: number): void {
+  /** settle writes every batch still in flight, oldest first (before the loop sleeps, on control messages, at shutdown). */
+  settle(now: number): void {
+    if (this.other.inFlight) this.complete(now, this.other);
+    if (this.lane.inFlight) this.complete(now, this.lane);
+  }
+
+  /** dispatch submits the current batch's opens, completes the one before it, and makes that one current. */
+  private dispatch(now: number): void {
+    const b = this.lane;
+    const older = this.other;
+    b.crypto.submit();
+    b.inFlight = true;
+    if (older.inFlight) this.complete(now, older);
+    this.lane = older;
+    this.other = b;
+    // Opened here already (small, or no helpers): nothing to overlap, write it now.
+    if (!b.crypto.pending) this.complete(now, b);
+  }
+
+  /** classify handles one datagram of message i at slab[off, off+len): 2. Sort and 3. Classify. */
+  private classify(now: number, sock: DatagramSocket, lane: InboundBatch, off: number, len: number, received: ReceivedBatch, i: number): void {
     const ctx = this.ctx;
     const c = ctx.c;
     const buf = this.slab;
@@ -148,20 +197,61 @@ export class Inbound {
       c[C.dropMalformed]!++;
       return;
     }
-    const names = received.names;
-    const nameOff = received.nameOffset(i);
     // 2. Sort.
     const type = buf[off]!;
     if (type >= MESSAGE_INITIATION_TYPE && type <= MESSAGE_COOKIE_REPLY_TYPE) {
-      return this.handshakes.enqueue(now, type, buf, off, len, names, nameOff, this.rxSrc);
+      received.localSource(i, this.rxSrc);
+      return this.handshakes.enqueue(now, type, buf, off, len, received.names, received.nameOffset(i), this.rxSrc);
     }
     const device = ctx.device;
     if (device === null) {
       c[C.dropOther]!++;
       return;
     }
-    // 3. Open.
-    const r = device.decapsulate(now, this.src4, buf, off, len, false);
+    // 3. Classify.
+    const entry = device.transportEntry(buf, off, len);
+    if (typeof entry === "string") return countError(c, entry);
+    const kp = entry.keypair!;
+    const counter = checkTransport(kp, now, buf, off);
+    if (typeof counter === "string") return countError(c, counter);
+    if (lane.full) {
+      c[C.dropOther]!++;
+      return;
+    }
+    lane.record(sock, off, len, i, entry.peer, kp, counter, off + MESSAGE_TRANSPORT_HEADER_SIZE, len - MESSAGE_TRANSPORT_HEADER_SIZE);
+  }
+
+  /** complete waits for b's opens (helping with them), then accepts, coalesces and writes b's packets in order. */
+  private complete(now: number, b: InboundBatch): void {
+    b.crypto.finish();
+    const sock = b.sock;
+    if (sock !== null && b.count > 0) {
+      const received = sock.received[b.zone]!;
+      let message = -1;
+      for (let d = 0; d < b.count; d++) {
+        // Every datagram of a GRO message shares the local address it came to.
+        const i = b.message[d]!;
+        if (i !== message) {
+          received.localSource(i, this.rxSrc);
+          message = i;
+        }
+        const r = b.peers[d]!.onOpened(now, b.keypairs[d]!, b.counters[d]!, this.slab, b.offs[d]!, b.lens[d]!, b.crypto.ok(d));
+        this.accept(sock, r, received, i);
+      }
+    }
+    // 5-6. Coalesce and write, then send what the packets released.
+    this.flush();
+    this.out.drainTouched(now);
+    b.reset();
+  }
+
+  /** accept is step 4 for one opened message of received message i. */
+  private accept(sock: DatagramSocket, r: TunnResult, received: ReceivedBatch, i: number): void {
+    const ctx = this.ctx;
+    const c = ctx.c;
+    const buf = this.slab;
+    const names = received.names;
+    const nameOff = received.nameOffset(i);
     const peer = r.kind === "tunnel" ? ctx.peers.get(r.peer) : r.kind !== "network" && r.peer !== null ? ctx.peers.get(r.peer) : undefined;
     if (peer !== undefined) {
       // An error naming a peer authenticated but failed an inner check (the

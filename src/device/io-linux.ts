@@ -88,25 +88,31 @@ class MmsgReceived implements ReceivedBatch {
 
 class LinuxSocket implements DatagramSocket {
   readonly sender: UdpSender;
-  readonly received: MmsgReceived;
-  private readonly mb: MmsgBatch;
+  readonly received: MmsgReceived[] = [];
+  /** One mmsghdr set per landing zone: names and control data must survive until that zone is processed. */
+  private readonly zones: MmsgBatch[] = [];
 
   constructor(
     readonly desc: WorkerSocket,
     landing: DatagramLanding,
     counters: Float64Array,
   ) {
-    // The batch's own payload slab goes unused: every iovec points into the
-    // data plane's landing zone, so decrypted packets never leave its slab.
+    // The batches' own payload slabs go unused: every iovec points into the
+    // data plane's landing zones, so decrypted packets never leave its slab.
     // prepareRecv only restores iov_len (= size).
-    this.mb = new MmsgBatch({ count: landing.count, bufSize: landing.size, controlSize: RECV_CONTROL_SIZE });
-    for (let i = 0; i < landing.count; i++) this.mb.setPayloadRaw(i, landing.addr + i * landing.stride, landing.size);
-    this.received = new MmsgReceived(this.mb);
+    for (let z = 0; z < landing.zones; z++) {
+      const mb = new MmsgBatch({ count: landing.count, bufSize: landing.size, controlSize: RECV_CONTROL_SIZE });
+      const zone = landing.addr + z * landing.zoneStride;
+      for (let i = 0; i < landing.count; i++) mb.setPayloadRaw(i, zone + i * landing.stride, landing.size);
+      this.zones.push(mb);
+      this.received.push(new MmsgReceived(mb));
+    }
     this.sender = new UdpSender(desc.fd, desc.family, desc.gso, counters);
   }
 
-  receive(): number {
-    const n = recvBatch(this.desc.fd, this.mb, this.mb.count);
+  receive(zone: number): number {
+    const mb = this.zones[zone]!;
+    const n = recvBatch(this.desc.fd, mb, mb.count);
     return n === WOULD_BLOCK || n < 0 ? 0 : n;
   }
 

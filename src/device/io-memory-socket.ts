@@ -27,7 +27,7 @@ interface InFlight {
 /** MemorySocket is a bound UDP socket of the MemoryNetwork. */
 export class MemorySocket implements DatagramSocket {
   readonly sender: MemorySender;
-  readonly received: MemoryReceived;
+  readonly received: MemoryReceived[] = [];
   private readonly queue: InFlight[] = [];
   sockaddr: Uint8Array;
   addressKey: string;
@@ -47,7 +47,7 @@ export class MemorySocket implements DatagramSocket {
     this.addressKey = addressKeyOf(this.sockaddr, 0);
     this.setLocal(ip);
     this.sender = new MemorySender(net, this);
-    this.received = new MemoryReceived(net.memory, landing.count);
+    for (let z = 0; z < landing.zones; z++) this.received.push(new MemoryReceived(net.memory, landing.count));
   }
 
   get pending(): number {
@@ -94,13 +94,14 @@ export class MemorySocket implements DatagramSocket {
     }
   }
 
-  receive(): number {
+  receive(zone: number): number {
     const n = Math.min(this.queue.length, this.landing.count);
-    const r = this.received;
+    const r = this.received[zone]!;
+    const base = this.landing.addr + zone * this.landing.zoneStride;
     for (let i = 0; i < n; i++) {
       const m = this.queue.shift()!;
       const len = Math.min(m.data.length, this.landing.size);
-      this.net.memory.bytes(this.landing.addr + i * this.landing.stride, len).set(m.data.subarray(0, len));
+      this.net.memory.bytes(base + i * this.landing.stride, len).set(m.data.subarray(0, len));
       r.fill(i, len, m.data.length > this.landing.size, m.segment, m.from, m.to);
       this.messagesIn++;
     }

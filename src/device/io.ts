@@ -56,9 +56,10 @@ export interface DatagramSender {
 }
 
 /**
- * ReceivedBatch describes the messages of the last DatagramSocket.receive:
- * message i's bytes are in landing slot i, its sender's sockaddr is at
- * names[nameOffset(i)] (names lives at namesAddr, for replies).
+ * ReceivedBatch describes the messages of the last DatagramSocket.receive
+ * into one landing zone: message i's bytes are in the zone's slot i, its
+ * sender's sockaddr is at names[nameOffset(i)] (names lives at namesAddr, for
+ * replies). It stays valid until the next receive into the same zone.
  */
 export interface ReceivedBatch {
   readonly names: Uint8Array;
@@ -72,21 +73,29 @@ export interface ReceivedBatch {
   localSource(i: number, out: LocalSource): boolean;
 }
 
-/** DatagramLanding is where a socket receives: count slots, stride bytes apart from addr, each taking up to size bytes. */
+/**
+ * DatagramLanding is where a socket receives: zones landing zones,
+ * zoneStride bytes apart from addr, each of count slots stride bytes apart,
+ * each slot taking up to size bytes. Two zones let one batch be decrypted
+ * while the next is received.
+ */
 export interface DatagramLanding {
   addr: number;
   count: number;
   stride: number;
   size: number;
+  zones: number;
+  zoneStride: number;
 }
 
 /** DatagramSocket is one outer UDP socket (one family) as the data plane uses it. */
 export interface DatagramSocket {
   readonly desc: WorkerSocket;
   readonly sender: DatagramSender;
-  readonly received: ReceivedBatch;
-  /** receive fills up to landing.count slots; the message count (0: none waiting). Throws on a socket error. */
-  receive(): number;
+  /** received[zone] describes the last receive into that zone. */
+  readonly received: readonly ReceivedBatch[];
+  /** receive fills up to landing.count slots of the zone; the message count (0: none waiting). Throws on a socket error. */
+  receive(zone: number): number;
   close(): void;
 }
 

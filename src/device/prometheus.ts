@@ -52,6 +52,11 @@ const DEVICE_COUNTERS: Record<Exclude<CounterName, `drop${string}` | "handshakeQ
   handshakesUnderLoad: ["tunnel_handshakes_under_load_total", "counter", "Handshake messages processed while the handshake queue was under load."],
   handshakesPrioritized: ["tunnel_handshakes_prioritized_total", "counter", "Handshake messages with a valid cookie (mac2) taken ahead of the queue."],
   handshakeQueueDepth: ["tunnel_handshake_queue_depth", "gauge", "Handshake messages waiting in the queue at the data plane's last turn."],
+  cryptoPacketsInline: ["tunnel_crypto_packets_dataplane_total", "counter", "Packets sealed or opened on the data plane's own thread."],
+  cryptoPacketsHelpers: ["tunnel_crypto_packets_helpers_total", "counter", "Packets sealed or opened by crypto helper threads."],
+  cryptoWaits: ["tunnel_crypto_waits_total", "counter", "Batches whose completion waited for a crypto helper's last chunk."],
+  cryptoHelperStalls: ["tunnel_crypto_helper_stalls_total", "counter", "Times a crypto helper held a chunk too long and helpers were switched off."],
+  cryptoHelpersUp: ["tunnel_crypto_helpers", "gauge", "Crypto helper threads taking work (workers - 1 unless switched off)."],
   loopIterations: ["tunnel_dataplane_loop_iterations_total", "counter", "Data-plane event-loop turns."],
   controlMessages: ["tunnel_dataplane_control_messages_total", "counter", "Configuration messages the data plane applied."],
 };

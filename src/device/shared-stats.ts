@@ -65,6 +65,14 @@ export const COUNTERS = [
   "dropHandshakeSourceShare",
   "dropCookieRateLimit",
   "dropOther",
+  // crypto helpers (crypto-pool.ts): packets sealed or opened by the data
+  // plane's own thread and by helpers, jobs whose end waited for a helper,
+  // helpers given up as stuck, and helpers running (a gauge)
+  "cryptoPacketsInline",
+  "cryptoPacketsHelpers",
+  "cryptoWaits",
+  "cryptoHelperStalls",
+  "cryptoHelpersUp",
   // loop health
   "loopIterations",
   "controlMessages",

@@ -238,6 +238,21 @@ export class DeviceState {
     return e.peer.onData(now, e.keypair, buf, off, len);
   }
 
+  /**
+   * transportEntry is the first step of decapsulate for a data message whose
+   * AEAD the caller runs itself (on crypto helper threads): the well-formed
+   * transport message at buf[off, off+len) names this entry, whose keypair
+   * is set. Then checkTransport, the open, and entry.peer.onOpened.
+   */
+  transportEntry(buf: Uint8Array, off: number, len: number): IndexEntry | WireGuardErrorCode {
+    const t = messageType(buf, off, len);
+    if (typeof t === "string") return t;
+    if (t !== 4) return "unknown-type";
+    const e = this.indexTable.get(transportReceiver(buf, off));
+    if (e === undefined || e.keypair === null) return "unknown-index";
+    return e;
+  }
+
   private lookupHandshake(publicKey: Uint8Array): Handshake | undefined {
     return this.lookupPeer(publicKey)?.handshake;
   }

@@ -10,7 +10,7 @@
 //   3. tick(now) periodically (≤ every 100 ms is plenty; see nextDeadline()).
 // Inbound messages enter through DeviceState.decapsulate, which routes them
 // here by receiver index (or, for initiations, by the decrypted static key).
-import type { CryptoBackend } from "../crypto/types.ts";
+import type { AeadKey, CryptoBackend } from "../crypto/types.ts";
 import {
   KEEPALIVE_TIMEOUT_MS,
   MAX_STAGED_PACKETS,
@@ -35,7 +35,17 @@ import type { CookieReplyMessage, ResponseMessage } from "./messages.ts";
 import { beginSession, consumeResponse, createInitiation, createResponse, Handshake } from "./noise.ts";
 import { detachResult, ResultSlots, type ErrorResult, type NetworkResult, type TunnResult } from "./results.ts";
 import { PeerTimers, type TimerEvent } from "./timers.ts";
-import { canSend, innerPacketLength, innerSourceOffset, openTransport, SealScratch, sealTransport, sealTransportBatch } from "./transport.ts";
+import {
+  acceptOpened,
+  canSend,
+  checkTransport,
+  frameTransportBatch,
+  innerPacketLength,
+  innerSourceOffset,
+  SealScratch,
+  sealTransport,
+  sealTransportBatch,
+} from "./transport.ts";
 import type { SourceAddr } from "./cookie.ts";
 
 /** PeerOptions configures a peer at creation. */
@@ -150,22 +160,46 @@ export class Tunn {
     if (kp === null || to <= from) return 0;
     const n = sealTransportBatch(kp, now, buf, offs, lens, from, to, this.mtu, outLens, this.sealScratch);
     if (n === 0) return 0;
+    this.sentBatch(now, kp, lens, from, to, outLens);
+    return n;
+  }
+
+  /**
+   * frameBatch is encapsulateBatch without the encryption, for a caller that
+   * spreads the AEAD over threads: it frames packets [from, to) under the
+   * current session (frameTransportBatch: counters[i], outLens[i]), does the
+   * same bookkeeping, and returns the key each packet must be sealed with
+   * before it is sent (sealedPayloadLength(outLens[i]) bytes at offs[i],
+   * counter counters[i]). null, with nothing changed, when no session can
+   * send the whole range: fall back to encapsulate per packet.
+   */
+  frameBatch(now: number, buf: Uint8Array, offs: Int32Array, lens: Int32Array, from: number, to: number, outLens: Int32Array, counters: Float64Array): AeadKey | null {
+    const kp = this.keypairs.current;
+    if (kp === null || to <= from) return null;
+    if (frameTransportBatch(kp, now, buf, offs, lens, from, to, this.mtu, outLens, counters) === 0) return null;
+    this.sentBatch(now, kp, lens, from, to, outLens);
+    return kp.send;
+  }
+
+  /**
+   * sentBatch is the bookkeeping of a batch sealed under kp. sentTransport
+   * per packet is idempotent for one `now` except the byte count, and
+   * keepKeyFreshSending is monotonic in the counter: once with the totals and
+   * the final counter is the same as once per packet.
+   */
+  private sentBatch(now: number, kp: Keypair, lens: Int32Array, from: number, to: number, outLens: Int32Array): void {
     let wire = 0;
     let data = false;
     for (let i = from; i < to; i++) {
       wire += outLens[i]!;
       if (lens[i]! > 0) data = true;
     }
-    // sentTransport per packet is idempotent for one `now` except the byte
-    // count, and keepKeyFreshSending is monotonic in the counter: once with
-    // the totals and the final counter is the same as n times.
     this.txBytes += wire;
     this.txPackets += to - from;
     this.timers.anyAuthenticatedPacketTraversal(now);
     this.timers.anyAuthenticatedPacketSent();
     if (data) this.timers.dataSent(now);
     this.keepKeyFreshSending(now, kp);
-    return n;
   }
 
   /**
@@ -281,7 +315,21 @@ export class Tunn {
    * inner-packet sanity and allowed-IPs source checks.
    */
   onData(now: number, kp: Keypair, buf: Uint8Array, off: number, len: number): TunnResult {
-    const plen = openTransport(kp, now, buf, off, len);
+    const counter = checkTransport(kp, now, buf, off);
+    if (typeof counter === "string") return this.slots.error(counter, null);
+    const opened = kp.recv.open(counter, buf, off + MESSAGE_TRANSPORT_HEADER_SIZE, len - MESSAGE_TRANSPORT_HEADER_SIZE);
+    return this.onOpened(now, kp, counter, buf, off, len, opened);
+  }
+
+  /**
+   * onOpened is onData after the AEAD, for a caller that opened the message
+   * itself (checkTransport gave the counter; the open may have run on another
+   * thread): opened says whether the tag verified and the message at
+   * buf[off+16] is now plaintext.
+   */
+  onOpened(now: number, kp: Keypair, counter: number, buf: Uint8Array, off: number, len: number, opened: boolean): TunnResult {
+    if (!opened) return this.slots.error("decrypt-failed", null);
+    const plen = acceptOpened(kp, counter, len);
     if (typeof plen === "string") return this.slots.error(plen, null);
     this.rxBytes += len;
     this.rxPackets++;

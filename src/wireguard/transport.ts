@@ -59,19 +59,63 @@ export function sealTransport(kp: Keypair, buf: Uint8Array, off: number, len: nu
 }
 
 /**
- * sealTransportBatch seals packets [from, to) of one buffer under kp in one
- * backend call: packet i is the lens[i]-byte IP packet at buf[offs[i]], its
- * message is framed at buf[offs[i]-16] (16 bytes headroom, ≥31 tailroom),
- * and its wire length goes to outLens[i]. The counter range
- * [kp.sendCounter, kp.sendCounter + n) is reserved before anything is
- * encrypted, so every nonce is used once, in packet order, exactly as n
- * sealTransport calls would use them. All-or-nothing: returns n, or 0 (and
- * touches nothing) when kp cannot send all n — the REJECT_AFTER_* limits
- * checked for the last counter of the range — or a packet lacks head- or
- * tailroom; the caller then falls back to one encapsulate per packet, which
- * gives the exact per-packet behaviour. scratch holds the per-batch arrays
- * (counters, payload offsets and lengths) and grows only when a batch is
- * larger than any before.
+ * frameTransportBatch does for packets [from, to) of one buffer everything a
+ * seal does except the AEAD itself: packet i is the lens[i]-byte IP packet at
+ * buf[offs[i]], its message is framed at buf[offs[i]-16] (16 bytes headroom,
+ * ≥31 tailroom) with its padding zeroed, its counter goes to counters[i] and
+ * its wire length to outLens[i]. The counter range [kp.sendCounter,
+ * kp.sendCounter + n) is reserved at once, so every nonce is used once, in
+ * packet order, exactly as n sealTransport calls would use them; the caller
+ * then encrypts packet i's outLens[i]-32 bytes at offs[i] with kp.send and
+ * counters[i] (here, or on a crypto helper thread) before anything is sent.
+ * All-or-nothing: returns n, or 0 (touching nothing) when kp cannot send all
+ * n — the REJECT_AFTER_* limits checked for the last counter of the range —
+ * or a packet lacks head- or tailroom; the caller then falls back to one
+ * encapsulate per packet, which gives the exact per-packet behaviour.
+ */
+export function frameTransportBatch(
+  kp: Keypair,
+  now: number,
+  buf: Uint8Array,
+  offs: Int32Array,
+  lens: Int32Array,
+  from: number,
+  to: number,
+  mtu: number,
+  outLens: Int32Array,
+  counters: Float64Array,
+): number {
+  const n = to - from;
+  if (n <= 0) return 0;
+  if (!kp.isValid || now - kp.created >= REJECT_AFTER_TIME_MS || !(kp.sendCounter + (n - 1) < REJECT_AFTER_MESSAGES)) return 0;
+  for (let i = from; i < to; i++) {
+    const len = lens[i]!;
+    const off = offs[i]! - MESSAGE_TRANSPORT_HEADER_SIZE;
+    if (off < 0 || len < 0 || off + MESSAGE_TRANSPORT_HEADER_SIZE + len + paddingFor(len, mtu) + NOISE_AUTHTAG_LEN > buf.length) return 0;
+  }
+  for (let i = from; i < to; i++) {
+    const len = lens[i]!;
+    const p = offs[i]!;
+    const pad = paddingFor(len, mtu);
+    if (pad > 0) buf.fill(0, p + len, p + len + pad);
+    const counter = kp.sendCounter++;
+    encodeTransportHeader(buf, p - MESSAGE_TRANSPORT_HEADER_SIZE, kp.remoteIndex, counter);
+    counters[i] = counter;
+    outLens[i] = MESSAGE_TRANSPORT_HEADER_SIZE + len + pad + NOISE_AUTHTAG_LEN;
+  }
+  return n;
+}
+
+/** sealedPayloadLength is what the AEAD covers of a message of wire length wireLen: padded plaintext, not header or tag. */
+export function sealedPayloadLength(wireLen: number): number {
+  return wireLen - MESSAGE_TRANSPORT_HEADER_SIZE - NOISE_AUTHTAG_LEN;
+}
+
+/**
+ * sealTransportBatch frames packets [from, to) (frameTransportBatch) and
+ * seals them in one backend call; same contract and return value. scratch
+ * holds the per-batch arrays and grows only when a batch is larger than any
+ * before.
  */
 export function sealTransportBatch(
   kp: Keypair,
@@ -85,29 +129,16 @@ export function sealTransportBatch(
   outLens: Int32Array,
   scratch: SealScratch,
 ): number {
-  const n = to - from;
-  if (n <= 0) return 0;
-  if (!kp.isValid || now - kp.created >= REJECT_AFTER_TIME_MS || !(kp.sendCounter + (n - 1) < REJECT_AFTER_MESSAGES)) return 0;
-  for (let i = from; i < to; i++) {
-    const len = lens[i]!;
-    const off = offs[i]! - MESSAGE_TRANSPORT_HEADER_SIZE;
-    if (off < 0 || len < 0 || off + MESSAGE_TRANSPORT_HEADER_SIZE + len + paddingFor(len, mtu) + NOISE_AUTHTAG_LEN > buf.length) return 0;
-  }
-  if (scratch.counters.length < n) scratch.grow(n);
+  if (scratch.framed.length < to) scratch.grow(to);
+  const n = frameTransportBatch(kp, now, buf, offs, lens, from, to, mtu, outLens, scratch.framed);
+  if (n === 0) return 0;
   const counters = scratch.counters;
   const pOffs = scratch.offs;
   const pLens = scratch.lens;
   for (let i = from, k = 0; i < to; i++, k++) {
-    const len = lens[i]!;
-    const p = offs[i]!;
-    const pad = paddingFor(len, mtu);
-    if (pad > 0) buf.fill(0, p + len, p + len + pad);
-    const counter = kp.sendCounter++;
-    encodeTransportHeader(buf, p - MESSAGE_TRANSPORT_HEADER_SIZE, kp.remoteIndex, counter);
-    counters[k] = counter;
-    pOffs[k] = p;
-    pLens[k] = len + pad;
-    outLens[i] = MESSAGE_TRANSPORT_HEADER_SIZE + len + pad + NOISE_AUTHTAG_LEN;
+    counters[k] = scratch.framed[i]!;
+    pOffs[k] = offs[i]!;
+    pLens[k] = sealedPayloadLength(outLens[i]!);
   }
   kp.send.sealBatch(n, counters, buf, pOffs, pLens);
   return n;
@@ -115,11 +146,15 @@ export function sealTransportBatch(
 
 /** SealScratch is the reusable per-batch state of sealTransportBatch. */
 export class SealScratch {
+  /** Counters by packet index, as frameTransportBatch writes them. */
+  framed = new Float64Array(0);
+  /** The batch compacted to index 0, as sealBatch takes it. */
   counters = new Float64Array(0);
   offs = new Int32Array(0);
   lens = new Int32Array(0);
   grow(n: number): void {
     const cap = Math.max(n, 128);
+    this.framed = new Float64Array(cap);
     this.counters = new Float64Array(cap);
     this.offs = new Int32Array(cap);
     this.lens = new Int32Array(cap);
@@ -127,19 +162,41 @@ export class SealScratch {
 }
 
 /**
- * openTransport authenticates and decrypts in place the message at
- * buf[off, off+len) under kp, and only then records its counter in the
- * replay window (a forged packet must not move the window). Returns the
- * padded plaintext length, found at buf[off+16].
+ * checkTransport is what must hold before a message at buf[off] is opened
+ * under kp: the keypair is alive and the counter below REJECT_AFTER_MESSAGES.
+ * Returns the message's counter, or why it is refused.
  */
-export function openTransport(kp: Keypair, now: number, buf: Uint8Array, off: number, len: number): number | WireGuardErrorCode {
+export function checkTransport(kp: Keypair, now: number, buf: Uint8Array, off: number): number | WireGuardErrorCode {
   if (!kp.isValid || now - kp.created >= REJECT_AFTER_TIME_MS) return "expired-keypair";
   const counter = transportCounter(buf, off);
   if (!(counter < REJECT_AFTER_MESSAGES)) return "counter-too-large";
-  const p = off + MESSAGE_TRANSPORT_OFFSET_CONTENT;
-  if (!kp.recv.open(counter, buf, p, len - MESSAGE_TRANSPORT_HEADER_SIZE)) return "decrypt-failed";
+  return counter;
+}
+
+/**
+ * acceptOpened finishes receiving a len-byte message whose AEAD open
+ * (counter, in place at off+16) succeeded: only now is the counter recorded
+ * in the replay window (a forged packet must not move it). The keypair may
+ * have been destroyed while the message was being opened on another thread.
+ * Returns the padded plaintext length, found at buf[off+16].
+ */
+export function acceptOpened(kp: Keypair, counter: number, len: number): number | WireGuardErrorCode {
+  if (!kp.isValid) return "expired-keypair";
   if (!kp.replay.validateCounter(counter, REJECT_AFTER_MESSAGES)) return "duplicate-counter";
   return len - MESSAGE_TRANSPORT_HEADER_SIZE - NOISE_AUTHTAG_LEN;
+}
+
+/**
+ * openTransport authenticates and decrypts in place the message at
+ * buf[off, off+len) under kp (checkTransport, the AEAD, acceptOpened).
+ * Returns the padded plaintext length, found at buf[off+16].
+ */
+export function openTransport(kp: Keypair, now: number, buf: Uint8Array, off: number, len: number): number | WireGuardErrorCode {
+  const counter = checkTransport(kp, now, buf, off);
+  if (typeof counter === "string") return counter;
+  const p = off + MESSAGE_TRANSPORT_OFFSET_CONTENT;
+  if (!kp.recv.open(counter, buf, p, len - MESSAGE_TRANSPORT_HEADER_SIZE)) return "decrypt-failed";
+  return acceptOpened(kp, counter, len);
 }
 
 /**

@@ -6,11 +6,11 @@
 // UDP GSO sends, GRO messages, coalesced super-packets out), IPv6 outside
 // and in, rekeying on the clock, roaming, and loss of data and of a
 // handshake message.
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { parseIp } from "../../src/device/io-memory.ts";
 import { REKEY_AFTER_TIME_MS, REKEY_TIMEOUT_MS } from "../../src/wireguard/constants.ts";
 import { l4Offset, superPacket, TCP_ACK, TCP_PSH, udp4, udp6, withVnetHeader } from "../offload/packets.ts";
-import { planePair, type PlaneSide } from "../support/plane-pair.ts";
+import { closePlanePairs, planePair as makePair, type PlanePairOptions, type PlaneSide } from "../support/plane-pair.ts";
 
 const VNET = 10;
 const MSS = 1368;
@@ -63,7 +63,13 @@ function written(s: PlaneSide): Uint8Array[] {
   return s.host.tun.take();
 }
 
-describe("in-process: two data planes over in-memory I/O", () => {
+afterEach(closePlanePairs);
+
+// Everything runs with one worker (the data plane alone) and with two (a
+// crypto helper sealing and opening beside it): the behaviour must not differ.
+describe.each([1, 2])("in-process: two data planes over in-memory I/O, workers = %d", (workers) => {
+  const planePair = (opts: PlanePairOptions = {}) => makePair({ ...opts, workers });
+
   test("a first packet starts the handshake, waits for it, and arrives; then packets flow both ways", () => {
     const p = planePair();
     p.configure();
@@ -210,5 +216,28 @@ describe("in-process: two data planes over in-memory I/O", () => {
     // What arrived is the sender's bytes at their sequence numbers.
     for (const s of seqs) expect(((s - seq) % MSS) === 0).toBe(true);
     expect(p.b.counter("dropReplay")).toBe(0);
+  });
+});
+
+describe("in-process: crypto helpers", () => {
+  test("with a helper sealing and opening on each side, 64 super-packets arrive whole and in order, and the helpers did part of the work", async () => {
+    const p = makePair({ workers: 2 });
+    p.configure();
+    await p.helpersUp();
+    p.a.host.tun.inject(udpPacket(p.a, p.b, 10));
+    p.pump();
+    written(p.b);
+    const seq = 1_000_000;
+    const segments = 46;
+    const count = 64;
+    for (let i = 0; i < count; i++) p.a.host.tun.inject(tsoPacket(p.a, p.b, seq + i * segments * MSS, segments));
+    p.pump();
+    const { bytes, seqs } = tcpStream(written(p.b));
+    // Zero reordering: every write starts after the one before, and the bytes are the stream.
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
+    expectPattern(bytes, seq, count * segments * MSS);
+    expect(p.a.counter("cryptoPacketsHelpers") + p.b.counter("cryptoPacketsHelpers")).toBeGreaterThan(0);
+    expect(p.a.counter("cryptoPacketsHelpers") + p.a.counter("cryptoPacketsInline")).toBeGreaterThanOrEqual(count * segments);
+    expect(p.b.counter("dropReplay") + p.b.counter("dropBadMac") + p.b.counter("dropOther")).toBe(0);
   });
 });

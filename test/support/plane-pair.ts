@@ -33,6 +33,10 @@ export interface PlanePair {
   pump(maxTurns?: number): void;
   /** advance moves the clock in steps of stepMs, pumping after each step. */
   advance(ms: number, stepMs?: number): void;
+  /** helpersUp waits (up to timeoutMs) until both sides' crypto helpers have started. */
+  helpersUp(timeoutMs?: number): Promise<void>;
+  /** close stops both sides' crypto helpers. */
+  close(): void;
   /** configure (re)sends each side its peer config; endpoints on the given family. */
   configure(opts?: { endpointFamily?: 4 | 6; keepaliveSec?: number; presharedKey?: Uint8Array | null }): void;
 }
@@ -48,7 +52,7 @@ function side(net: MemoryNetwork, n: 1 | 2, opts: PlanePairOptions): PlaneSide {
   const events: FromWorker[] = [];
   const plane = new DataPlane(
     host.io,
-    { tcpGro: opts.tcpGro ?? true, udpGro: opts.udpGro ?? true, mtu: 1420, env: {}, stats: stats.buffer },
+    { tcpGro: opts.tcpGro ?? true, udpGro: opts.udpGro ?? true, mtu: 1420, workers: opts.workers ?? 1, env: {}, stats: stats.buffer },
     { post: (m) => events.push(m) },
   );
   plane.control({ type: "sockets", v4: host.v4, v6: host.v6 });
@@ -75,6 +79,16 @@ export interface PlanePairOptions {
   gro?: boolean;
   tcpGro?: boolean;
   udpGro?: boolean;
+  /** workers: data-plane threads per side (1: no crypto helpers). */
+  workers?: number;
+}
+
+const open = new Set<PlanePair>();
+
+/** closePlanePairs stops the crypto helpers of every pair made so far (call it in afterEach/afterAll). */
+export function closePlanePairs(): void {
+  for (const p of open) p.close();
+  open.clear();
 }
 
 export function planePair(opts: PlanePairOptions = {}): PlanePair {
@@ -102,7 +116,8 @@ export function planePair(opts: PlanePairOptions = {}): PlanePair {
       for (let t = 0; t < maxTurns && quiet < 3; t++) {
         a.plane.turn();
         b.plane.turn();
-        quiet = a.host.idle && b.host.idle && a.counter("handshakeQueueDepth") === 0 && b.counter("handshakeQueueDepth") === 0 ? quiet + 1 : 0;
+        const idle = a.host.idle && b.host.idle && !a.plane.inFlight && !b.plane.inFlight;
+        quiet = idle && a.counter("handshakeQueueDepth") === 0 && b.counter("handshakeQueueDepth") === 0 ? quiet + 1 : 0;
       }
     },
     advance(ms, stepMs = 100) {
@@ -111,10 +126,25 @@ export function planePair(opts: PlanePairOptions = {}): PlanePair {
         pair.pump();
       }
     },
+    async helpersUp(timeoutMs = 10_000) {
+      const until = performance.now() + timeoutMs;
+      for (const s of [a, b]) {
+        while (s.plane.pool.started < s.plane.pool.helpers) {
+          if (performance.now() > until) throw new Error(`crypto helpers: ${s.plane.pool.started} of ${s.plane.pool.helpers} started in ${timeoutMs} ms`);
+          await Bun.sleep(5);
+        }
+      }
+    },
+    close() {
+      a.plane.pool.stop();
+      b.plane.pool.stop();
+      open.delete(pair);
+    },
     configure({ endpointFamily = 4, keepaliveSec = 0, presharedKey = null } = {}) {
       a.plane.control({ type: "config", privateKey: a.privateKey, peers: [peerOf(a, b, endpointFamily, keepaliveSec, presharedKey)] });
       b.plane.control({ type: "config", privateKey: b.privateKey, peers: [peerOf(b, a, endpointFamily, keepaliveSec, presharedKey)] });
     },
   };
+  open.add(pair);
   return pair;
 }
