@@ -17,6 +17,7 @@ import {
   G_STARTED,
   G_STOP,
   G_WAKE,
+  G_WANTED,
   KEY_BYTES,
   KEY_DONE_AT_ADD,
   OP_SEAL,
@@ -49,16 +50,18 @@ export class CryptoHelper {
   constructor(
     private readonly area: JobArea,
     private readonly backend: CryptoBackend,
+    /** index: this helper's place; it exits once the pool wants fewer than index + 1. */
+    private readonly index = 0,
   ) {
     if (backend.rawAeadKey === undefined) throw new Error(`crypto helper: the ${backend.name} backend cannot work by address`);
   }
 
-  /** run loops until the data plane sets G_STOP, then frees every context. */
+  /** run loops until the data plane sets G_STOP or wants fewer helpers, then frees every context. */
   run(): void {
     const ctl = this.area.ctl;
     Atomics.add(ctl, G_STARTED, 1);
     let idleSince = -1;
-    while (Atomics.load(ctl, G_STOP) === 0) {
+    while (this.wanted()) {
       if (this.step()) {
         idleSince = -1;
         continue;
@@ -71,6 +74,12 @@ export class CryptoHelper {
     }
     for (const key of this.keys.values()) key.destroy();
     this.keys.clear();
+    Atomics.sub(ctl, G_STARTED, 1);
+  }
+
+  private wanted(): boolean {
+    const ctl = this.area.ctl;
+    return Atomics.load(ctl, G_STOP) === 0 && this.index < Atomics.load(ctl, G_WANTED);
   }
 
   /** step runs one chunk of the oldest job that has one; false when there is none. */
@@ -92,7 +101,7 @@ export class CryptoHelper {
     // Read the wake word before the last look: a job published after the
     // look bumps it, and the wait then returns at once.
     const wake = Atomics.load(ctl, G_WAKE);
-    if (this.area.oldestClaimable() === null && Atomics.load(ctl, G_STOP) === 0) Atomics.wait(ctl, G_WAKE, wake, SLEEP_MS);
+    if (this.area.oldestClaimable() === null && this.wanted()) Atomics.wait(ctl, G_WAKE, wake, SLEEP_MS);
     Atomics.sub(ctl, G_SLEEPERS, 1);
   }
 

@@ -54,6 +54,8 @@ export const G_STOP = 2;
 export const G_RETIRED = 3;
 /** G_STARTED counts helpers that are up. */
 export const G_STARTED = 4;
+/** G_WANTED: helpers whose index is at or above it exit (the pool shrinks). */
+export const G_WANTED = 5;
 const GLOBAL_WORDS = 8;
 
 // Per-slot words.
@@ -70,6 +72,15 @@ export const S_DONE = 5;
 export const S_BASE_LO = 6;
 export const S_BASE_HI = 7;
 const SLOT_WORDS = 8;
+
+/** CryptoHelperInit is a helper thread's one message (crypto.worker.ts). */
+export interface CryptoHelperInit {
+  buffer: SharedArrayBuffer;
+  /** env: for the backend choice (TUNNEL_CRYPTO), as the data plane got it. */
+  env: Record<string, string | undefined>;
+  /** index: the helper's place (it exits when the pool wants fewer). */
+  index: number;
+}
 
 /** RETIRE_RING holds the ids of destroyed keys, for helpers to drop their contexts. */
 export const RETIRE_RING = 256;

@@ -15,7 +15,9 @@
 //
 // With no helpers (workers = 1, or a backend that cannot work by address),
 // submit runs the whole job at once on the data plane's thread: the same code
-// path, no shared-memory traffic.
+// path, no shared-memory traffic. The number of helpers can change while the
+// device runs (resize): session keys are always made poolable, so a helper
+// added later can take every session at once.
 import type { AeadKey, CryptoBackend } from "../crypto/types.ts";
 import { addressOf } from "../sys/msgvec.ts";
 import {
@@ -26,7 +28,9 @@ import {
   G_STARTED,
   G_STOP,
   G_WAKE,
+  G_WANTED,
   JobArea,
+  type CryptoHelperInit,
   KEY_BYTES,
   KEY_DONE_AT_ADD,
   OP_SEAL,
@@ -47,12 +51,16 @@ import { PooledKey, pooledBackend } from "./pooled-key.ts";
 import { C } from "./shared-stats.ts";
 import { workerUrl } from "./worker-url.ts";
 
+
 /** INLINE_PACKETS: a job this small is run at once by the data plane (a lone ping must not wait for a thread hand-off). */
 const INLINE_PACKETS = 2 * CHUNK_PACKETS;
 /** SPIN_MS: how long finish spins on a helper's last chunk before it sleeps. */
 const SPIN_MS = 0.1;
 /** STALL_MS: a helper that holds a chunk this long is taken as stuck (see finish). */
 const STALL_MS = 2000;
+
+/** MAX_HELPERS bounds the crypto helpers of one device (workers ≤ 64). */
+export const MAX_HELPERS = 63;
 
 export interface CryptoPoolOptions {
   /** helpers: extra threads for the AEAD (workers − 1). */
@@ -71,30 +79,46 @@ export class CryptoPool {
   /** backend: what the protocol must use, so its session keys can travel to helpers. */
   readonly backend: CryptoBackend;
   /** helpers that may take work; 0 after a stall (everything then runs on the data plane's thread). */
-  helpers: number;
+  helpers = 0;
   /** c: the shared counters (set by the data plane once its context exists). */
   c: Float64Array = new Float64Array(64);
-  private readonly workers: Worker[] = [];
+  /** poolable: the backend can work by address (libcrypto); otherwise there are never helpers. */
+  private readonly poolable: boolean;
+  private spawned = 0;
+  private gaveUp = false;
   private seq = 0;
   private nextKeyId = 1;
-  private readonly batches: PoolBatch[] = [];
 
   constructor(
     inner: CryptoBackend,
     private readonly opts: CryptoPoolOptions,
   ) {
     this.area = JobArea.allocate();
-    this.helpers = inner.rawAeadKey === undefined ? 0 : Math.max(0, opts.helpers);
-    if (opts.helpers > 0 && this.helpers === 0) opts.log(`crypto: the ${inner.name} backend runs on the data plane's thread only; no crypto helpers`);
-    this.backend = this.helpers === 0 ? inner : pooledBackend(inner, () => this.nextKeyId++, (id) => this.retire(id));
-    if (opts.spawn !== false) for (let i = 0; i < this.helpers; i++) this.spawn();
+    this.poolable = inner.rawAeadKey !== undefined;
+    this.backend = this.poolable ? pooledBackend(inner, () => this.nextKeyId++, (id) => this.retire(id)) : inner;
+    if (opts.helpers > 0 && !this.poolable) opts.log(`crypto: the ${inner.name} backend runs on the data plane's thread only; no crypto helpers`);
+    this.resize(opts.helpers);
+  }
+
+  /**
+   * resize sets how many helpers take work: new ones are started, surplus
+   * ones exit after the chunk in hand. Returns the count now in effect (0
+   * without a poolable backend, or after helpers were given up on).
+   */
+  resize(helpers: number): number {
+    const n = this.poolable && !this.gaveUp ? Math.max(0, Math.min(MAX_HELPERS, Math.floor(helpers))) : 0;
+    const ctl = this.area.ctl;
+    Atomics.store(ctl, G_WANTED, n);
+    Atomics.notify(ctl, G_WAKE);
+    if (this.opts.spawn !== false) for (; this.spawned < n; this.spawned++) this.spawn(this.spawned);
+    if (n < this.spawned) this.spawned = n;
+    this.helpers = n;
+    return n;
   }
 
   /** batch returns the job slot s's batch (each user owns its slots for good). */
   batch(s: number, op: number): PoolBatch {
-    const b = new PoolBatch(this, this.area.slots[s]!, op);
-    this.batches[s] = b;
-    return b;
+    return new PoolBatch(this, this.area.slots[s]!, op);
   }
 
   /** started is how many helpers are up (they start asynchronously). */
@@ -122,21 +146,21 @@ export class CryptoPool {
   stalled(): void {
     this.c[C.cryptoHelperStalls]!++;
     this.opts.log(`crypto: a helper thread held a chunk for ${this.stallMs} ms; its packets were dropped and the data plane seals and opens alone from now on`);
-    this.helpers = 0;
-    this.stop();
+    this.resize(0);
+    this.gaveUp = true;
   }
 
-  /** stop tells the helpers to exit (they finish the chunk in hand). */
+  /** stop tells the helpers to exit (they finish the chunk in hand) and starts no more. */
   stop(): void {
+    this.gaveUp = true;
+    this.helpers = 0;
     Atomics.store(this.area.ctl, G_STOP, 1);
     Atomics.notify(this.area.ctl, G_WAKE);
-    this.workers.length = 0;
   }
 
-  private spawn(): void {
-    const w = new Worker(workerUrl("device/crypto.worker.ts", import.meta.url, "device/crypto-pool.ts"));
-    w.postMessage({ buffer: this.area.buffer, env: this.opts.env });
-    this.workers.push(w);
+  private spawn(index: number): void {
+    const init: CryptoHelperInit = { buffer: this.area.buffer, env: this.opts.env, index };
+    new Worker(workerUrl("device/crypto.worker.ts", import.meta.url, "device/crypto-pool.ts")).postMessage(init);
   }
 
   private retire(id: number): void {
