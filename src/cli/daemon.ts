@@ -20,7 +20,8 @@
 // blocks the data-plane worker forever so the VM test can prove that the
 // watchdog restarts a stuck daemon. Never set it in production.
 import { spawn } from "node:child_process";
-import { Device, type DeviceStatus } from "../device/device.ts";
+import { Device } from "../device/device.ts";
+import type { DeviceStatus } from "../device/device-status.ts";
 import { ServiceNotifier } from "../device/service-notify.ts";
 import { startStatusServer } from "../device/status-socket.ts";
 import { startDaemonMetrics } from "./metrics-daemon.ts";

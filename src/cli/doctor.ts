@@ -6,7 +6,7 @@
 // peer. Exit code: 0 nothing to fix, 1 warnings only, 2 something is broken
 // (the Nagios plugin convention, so monitoring can run it as a check).
 import { defineCommand } from "citty";
-import type { DeviceStatus } from "../device/device.ts";
+import type { DeviceStatus } from "../device/device-status.ts";
 import { DEFAULT_STATUS_RUN_DIR, queryStatus } from "../device/status-socket.ts";
 import { DEFAULT_UAPI_RUN_DIR } from "../device/uapi/socket-file.ts";
 import { bufferFindings } from "./doctor/buffers.ts";

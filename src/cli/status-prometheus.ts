@@ -4,7 +4,7 @@
 // half-written file (it reads *.prom in its directory on every scrape).
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import type { DeviceStatus } from "../device/device.ts";
+import type { DeviceStatus } from "../device/device-status.ts";
 import { renderPrometheus } from "../device/prometheus.ts";
 import { CliError, EXIT } from "./errors.ts";
 

@@ -7,7 +7,7 @@
 // interfaces, never in their way.
 import { readdirSync } from "node:fs";
 import { defineCommand } from "citty";
-import type { DeviceStatus } from "../device/device.ts";
+import type { DeviceStatus } from "../device/device-status.ts";
 import { DEFAULT_STATUS_RUN_DIR, queryStatus } from "../device/status-socket.ts";
 import { uapiGet, type LiveWgState } from "../device/uapi/client.ts";
 import { DEFAULT_UAPI_RUN_DIR } from "../device/uapi/socket-file.ts";

@@ -9,7 +9,7 @@
 // the TCP listener answers nothing but GET /metrics.
 import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { DeviceStatus } from "./device.ts";
+import type { DeviceStatus } from "./device-status.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./prometheus.ts";
 import { DEFAULT_STATUS_RUN_DIR } from "./status-socket.ts";
 

@@ -3,7 +3,7 @@
 // interface (and public_key for peers). Raw counters are exported next to
 // the derived ratios so PromQL can compute rates over any window; the ratios
 // are since-start averages for humans reading one scrape.
-import type { DeviceStatus } from "./device.ts";
+import type { DeviceStatus } from "./device-status.ts";
 import type { CounterName } from "./shared-stats.ts";
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DeviceStatus } from "../../src/device/device.ts";
+import type { DeviceStatus } from "../../src/device/device-status.ts";
 import { iperf3, Netns, ping, pingUntil, removeStale, run } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
 import { collect, until } from "../support/streams.ts";

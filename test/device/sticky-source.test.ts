@@ -20,7 +20,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderStatus } from "../../src/cli/status.ts";
-import type { DeviceStatus } from "../../src/device/device.ts";
+import type { DeviceStatus } from "../../src/device/device-status.ts";
 import { Netns, removeStale, run } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
 import { collect, until } from "../support/streams.ts";

@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { DeviceStatus } from "../../src/device/device.ts";
+import type { DeviceStatus } from "../../src/device/device-status.ts";
 import { run, type Netns } from "../support/netns.ts";
 import { until } from "../support/streams.ts";
 

@@ -5,7 +5,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DeviceStatus } from "../../src/device/device.ts";
+import type { DeviceStatus } from "../../src/device/device-status.ts";
 import { currentMetricsListen, requestMetricsListen, startMetricsServer } from "../../src/device/metrics-server.ts";
 import { parseMetricsListen } from "../../src/config/metrics-listen.ts";
 import { COUNTERS, type Counters } from "../../src/device/shared-stats.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { DeviceStatus, PeerStatus } from "../../src/device/device.ts";
+import type { DeviceStatus, PeerStatus } from "../../src/device/device-status.ts";
 import { escapeLabel, renderPrometheus, snakeReason } from "../../src/device/prometheus.ts";
 import { COUNTERS, type Counters } from "../../src/device/shared-stats.ts";
 import { parseExposition, sampleValue } from "../support/prometheus-parse.ts";

@@ -11,7 +11,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DeviceStatus } from "../../src/device/device.ts";
+import type { DeviceStatus } from "../../src/device/device-status.ts";
 import { tunnelBinary } from "../support/binary.ts";
 import { Netns, pingUntil, removeStale, run } from "../support/netns.ts";
 import { down, keyPair, status, TAG, tomlConfig, up, writeConfig, type KeyPair } from "../e2e/harness.ts";

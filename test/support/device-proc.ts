@@ -2,7 +2,7 @@
 // lines ({"ready":true}, command answers) and takes commands on stdin
 // (status, snapshot, ...). Shared by the device tests that drive our Device
 // directly rather than through the compiled binary.
-import type { DeviceStatus } from "../../src/device/device.ts";
+import type { DeviceStatus } from "../../src/device/device-status.ts";
 import type { Netns } from "./netns.ts";
 
 const RUN_DEVICE = new URL("../device/run-device.ts", import.meta.url).pathname;

@@ -2,7 +2,7 @@
 // for their listen ports, the path to each peer, forwarding and the egress
 // device's UDP GRO forwarding, and stale run-directory sockets.
 import { readFileSync } from "node:fs";
-import type { DeviceStatus } from "../../device/device.ts";
+import type { DeviceStatus } from "../../device/device-status.ts";
 import { runTool } from "./exec.ts";
 import { analyseIptablesSave, analyseNft, type PortVerdict } from "./firewall.ts";
 import { parseEthtoolFeature, WG_OVERHEAD, type GatewayFacts, type PeerPathFacts } from "./path.ts";

@@ -1,6 +1,6 @@
 // What the running interfaces themselves report: offloads the daemon had to
 // turn off (its own GRO probe included) and drops worth a look.
-import type { DeviceStatus } from "../../device/device.ts";
+import type { DeviceStatus } from "../../device/device-status.ts";
 import type { Finding } from "./finding.ts";
 
 export function liveFindings(statuses: DeviceStatus[]): Finding[] {
