@@ -25,6 +25,7 @@ import type { DeviceStatus } from "../device/device-status.ts";
 import { ServiceNotifier } from "../device/service-notify.ts";
 import { startStatusServer } from "../device/status-socket.ts";
 import { startDaemonMetrics } from "./metrics-daemon.ts";
+import { workersFromEnv } from "./workers-setting.ts";
 import { startUapiServer } from "../device/uapi/server.ts";
 import { netnsOf, socketOwner } from "../device/uapi/socket-owner.ts";
 import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../device/uapi/socket-file.ts";
@@ -64,6 +65,7 @@ export async function serveInterface(interfaceName: string): Promise<RunningDaem
   const device = await Device.create({
     interfaceName,
     env: process.env,
+    workers: workersFromEnv(process.env, (m) => log.warn(`${interfaceName}: ${m}`)),
     log: {
       info: (m: string) => log.info(m),
       warn: (m: string) => log.warn(m),

@@ -6,6 +6,7 @@ import type { Device } from "../device/device.ts";
 import { currentMetricsListen, requestMetricsListen, startMetricsServer, type MetricsServer, type MetricsTcp } from "../device/metrics-server.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { formatMetricsListen, parseMetricsListen } from "../config/metrics-listen.ts";
+import { workersControl } from "./workers-setting.ts";
 
 export const METRICS_LISTEN_ENV = "TUNNEL_METRICS_LISTEN";
 
@@ -29,12 +30,12 @@ export function startDaemonMetrics(device: Device, env: Record<string, string | 
   const tcp = wanted.ok ? wanted.tcp : null;
   let server: MetricsServer;
   try {
-    server = startMetricsServer(device.name, snapshot, { tcp, parseListen: parseListenBody });
+    server = startMetricsServer(device.name, snapshot, { tcp, parseListen: parseListenBody, workers: workersControl(device) });
   } catch (e) {
     try {
       if (tcp === null) throw e;
       log.warn(`${device.name}: metrics cannot listen on ${env[METRICS_LISTEN_ENV]}: ${(e as Error).message}; Unix socket only`);
-      server = startMetricsServer(device.name, snapshot, { parseListen: parseListenBody });
+      server = startMetricsServer(device.name, snapshot, { parseListen: parseListenBody, workers: workersControl(device) });
     } catch (e2) {
       log.warn(`${device.name}: metrics unavailable: ${(e2 as Error).message}`);
       return null;

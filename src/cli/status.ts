@@ -73,6 +73,29 @@ function handshakeLine(c: DeviceStatus["counters"]): string {
   return line;
 }
 
+/**
+ * workersLine says how many threads the data plane has and what the crypto
+ * helpers do: the share of seals and opens they took, and how often the data
+ * plane had to wait for one (a high share with many waits means the helpers
+ * are the bottleneck; none taken means the traffic is too light to hand off).
+ */
+function workersLine(s: DeviceStatus): string | null {
+  const w = s.workers;
+  if (w === undefined) return null;
+  const c = s.counters;
+  const why = w.setting === "auto" ? `auto for ${w.cores} core${w.cores === 1 ? "" : "s"}` : "set";
+  let line = `  workers: ${w.count} (${why})`;
+  if (w.count === 1) return `${line}: the data plane seals and opens on its own thread`;
+  line += `: the data plane + ${w.helpersUp} of ${w.count - 1} crypto helper${w.count === 2 ? "" : "s"} running`;
+  const total = c.cryptoPacketsHelpers + c.cryptoPacketsInline;
+  if (total > 0) {
+    const share = Math.round((c.cryptoPacketsHelpers / total) * 100);
+    line += `; helpers sealed or opened ${share} % of ${total} packets, the data plane waited for them ${c.cryptoWaits} times`;
+  }
+  if (c.cryptoHelperStalls > 0) line += `; helpers switched off after ${c.cryptoHelperStalls} stall(s)`;
+  return line;
+}
+
 /** renderStatus is the human form of a DeviceStatus. */
 export function renderStatus(s: DeviceStatus, now: number): string {
   const d = s.derived;
@@ -88,6 +111,8 @@ export function renderStatus(s: DeviceStatus, now: number): string {
   const drops = Object.entries(s.drops).filter(([, n]) => n > 0);
   lines.push(`  drops: ${drops.length === 0 ? "none" : drops.map(([k, n]) => `${dropLabel(k)} ${n}`).join(", ")}`);
   lines.push(handshakeLine(s.counters));
+  const workers = workersLine(s);
+  if (workers !== null) lines.push(workers);
   if (s.counters.stickySourceResets > 0) {
     lines.push(`  sticky sources reset: ${s.counters.stickySourceResets} (the kernel refused a local address we answered a peer from; routing picked again)`);
   }

@@ -13,6 +13,8 @@
 // MTU and link, DNS, routes, post_up hooks (a failure takes the interface
 // down again, as wg-quick's trap does). A re-run on a live interface runs no
 // hooks; a changed hook is recorded and reported.
+import type { WorkersSetting } from "../config/types.ts";
+import { applyWorkers, desiredWorkers } from "./workers-setting.ts";
 import { defineCommand } from "citty";
 import { uapiGet, uapiSet } from "../device/uapi/client.ts";
 import { readAppliedEndpoints, writeAppliedEndpoints } from "./applied-state.ts";
@@ -65,6 +67,7 @@ export default defineCommand({
     // Resolve endpoints before touching anything: a bad name fails the run cleanly.
     const desiredWithoutMark = await desiredWgState(path, loaded, 0);
     const metricsListen = desiredMetricsListen(loaded.config.interface.metricsListen, process.env);
+    const workers = desiredWorkers(loaded.config.interface.workers, process.env);
     const hooks = desiredHooks(loaded.config);
 
     // A daemon on the shared socket but in another network namespace is not ours to configure.
@@ -73,7 +76,7 @@ export default defineCommand({
     const running = state.kind === "running";
     if (running && args.foreground) throw new CliError(`${name} is already running; --foreground only applies to a new interface`, EXIT.USAGE);
     const recorded = running ? readWgQuickState(name) : null;
-    if (dryRun) return report(name, await planOnly(name, running, recorded, loaded, desiredNet, desiredWithoutMark, hooks, metricsListen), Boolean(args.json), true);
+    if (dryRun) return report(name, await planOnly(name, running, recorded, loaded, desiredNet, desiredWithoutMark, hooks, { metricsListen, workers }), Boolean(args.json), true);
 
     const changes: string[] = [];
     let foregroundDaemon: Awaited<ReturnType<typeof serveInterface>> | null = null;
@@ -113,6 +116,8 @@ export default defineCommand({
       changes.push(...netPlan.changes.filter((c) => !addressSteps.includes(c)).map((c) => c.description));
       const metricsChange = await applyMetricsListen(name, metricsListen);
       if (metricsChange !== null) changes.push(metricsChange);
+      const workersChange = await applyWorkers(name, workers);
+      if (workersChange !== null) changes.push(workersChange);
 
       if (running) changes.push(...hookChangeList(recorded?.hooks, hooks));
       else changes.push(...(await runHooks(name, "post_up", hooks.postUp)).map((c) => `post_up ran: ${c}`));
@@ -144,8 +149,9 @@ async function planOnly(
   desiredNet: DesiredNetState,
   desiredWithoutMark: Awaited<ReturnType<typeof desiredWgState>>,
   hooks: ReturnType<typeof desiredHooks>,
-  metricsListen: string,
+  daemon: { metricsListen: string; workers: WorkersSetting },
 ): Promise<string[]> {
+  const { metricsListen, workers } = daemon;
   // A new interface plans against a missing link (no addresses, down), which is what a real run starts from.
   const netPlan = planNetChanges(await readLiveNetState(name), desiredNet);
   const desired = { ...desiredWithoutMark, fwmark: netPlan.fwmark ?? 0 };
@@ -158,8 +164,11 @@ async function planOnly(
     changes.push(...hookChangeList(recorded?.hooks, hooks));
     const metricsChange = await applyMetricsListen(name, metricsListen, { dryRun: true });
     if (metricsChange !== null) changes.push(metricsChange);
-  } else if (metricsListen !== "") {
-    changes.push(`metrics_listen: (none) → ${metricsListen}`);
+    const workersChange = await applyWorkers(name, workers, { dryRun: true });
+    if (workersChange !== null) changes.push(workersChange);
+  } else {
+    if (metricsListen !== "") changes.push(`metrics_listen: (none) → ${metricsListen}`);
+    if (workers !== "auto") changes.push(`workers: auto → ${workers}`);
   }
   return changes;
 }

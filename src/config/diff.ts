@@ -24,6 +24,7 @@ export function diffConfigs(before: TunnelConfig, after: TunnelConfig): string[]
   if (showTable(a.table) !== showTable(b.table)) changes.push(`table: ${showTable(a.table)} → ${showTable(b.table)}`);
   changes.push(...hookChanges(a, b));
   if ((a.endpointRefresh ?? 300) !== (b.endpointRefresh ?? 300)) changes.push(`endpoint_refresh: ${a.endpointRefresh ?? 300}s → ${b.endpointRefresh ?? 300}s`);
+  if ((a.workers ?? "auto") !== (b.workers ?? "auto")) changes.push(`workers: ${a.workers ?? "auto"} → ${b.workers ?? "auto"}`);
 
   const beforeByKey = new Map(before.peers.map((peer) => [peer.publicKey, peer]));
   const afterKeys = new Set(after.peers.map((peer) => peer.publicKey));

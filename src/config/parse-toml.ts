@@ -27,6 +27,7 @@ import {
   checkKey,
   checkSearchDomain,
   checkTable,
+  checkWorkers,
 } from "./validate.ts";
 
 export const TOP_LEVEL_KEYS = ["interface", "peer"] as const;
@@ -47,6 +48,7 @@ export const INTERFACE_KEYS = [
   "pre_down",
   "post_down",
   "endpoint_refresh",
+  "workers",
 ] as const;
 export const PEER_KEYS = [
   "name",
@@ -161,6 +163,12 @@ function readInterface(table: Table, configPath: string, reader: TableReader): I
   readWgQuickFeatures(table, config, reader);
   const refresh = reader.integer(table, "interface", "endpoint_refresh", 10, 86400);
   if (refresh !== undefined) config.endpointRefresh = refresh;
+  const workers = table.workers;
+  if (workers !== undefined) {
+    const w = checkWorkers(workers);
+    if (w.ok) config.workers = w.value;
+    else issues.error("interface.workers", w.message);
+  }
   return config;
 }
 

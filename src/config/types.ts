@@ -55,7 +55,13 @@ export interface InterfaceConfig {
   postDown?: string[];
   /** Seconds between re-resolutions of peer endpoints given as host names while they work; absent = 300. */
   endpointRefresh?: number;
+  /** Data-plane threads (the data plane and its crypto helpers); absent = "auto". */
+  workers?: WorkersSetting;
 }
+
+/** WorkersSetting: "auto" (chosen for the machine's cores) or a count from 1 to MAX_WORKERS. */
+export type WorkersSetting = "auto" | number;
+export const MAX_WORKERS = 64;
 
 /**
  * RouteTable is wg-quick's Table=: "off" adds no routes, "auto" adds them to

@@ -4,7 +4,7 @@
 
 import { isHostName } from "./endpoint.ts";
 import { formatIp, formatPrefix, hasHostBits, maskPrefix, parseIp, parsePrefix } from "./prefix.ts";
-import { MAX_IFNAME_LEN, MAX_MTU, MIN_MTU_IPV4, MIN_MTU_IPV6, type RouteTable } from "./types.ts";
+import { MAX_IFNAME_LEN, MAX_MTU, MAX_WORKERS, MIN_MTU_IPV4, MIN_MTU_IPV6, type RouteTable, type WorkersSetting } from "./types.ts";
 
 export type Checked<T> = { ok: true; value: T; warning?: string } | { ok: false; message: string };
 
@@ -136,6 +136,19 @@ export function checkTable(value: string | number): Checked<RouteTable> {
   const reserved = RESERVED_TABLES.get(value);
   if (reserved !== undefined) return { ok: false, message: `${value} cannot be used: ${reserved}` };
   if (value === 254) return { ok: true, value: "main" };
+  return { ok: true, value };
+}
+
+/** checkWorkers accepts "auto" or a whole number of threads from 1 to MAX_WORKERS (a string of digits too: TUNNEL_WORKERS). */
+export function checkWorkers(value: unknown): Checked<WorkersSetting> {
+  if (typeof value === "string") {
+    if (value.trim().toLowerCase() === "auto") return { ok: true, value: "auto" };
+    if (!/^\s*[0-9]+\s*$/.test(value)) return { ok: false, message: `'${value}' is not "auto" or a number of threads` };
+    value = Number(value);
+  }
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_WORKERS) {
+    return { ok: false, message: `${String(value)} is not "auto" or a whole number of threads from 1 to ${MAX_WORKERS}` };
+  }
   return { ok: true, value };
 }
 

@@ -41,6 +41,7 @@ export function toToml(config: TunnelConfig, options: ToTomlOptions = {}): strin
     if (hooks !== undefined) out.push(assign(key, hooks.length === 0 ? "[]" : `[\n${hooks.map((h) => `  ${tomlString(h)},`).join("\n")}\n]`));
   }
   if (iface.endpointRefresh !== undefined) out.push(assign("endpoint_refresh", String(iface.endpointRefresh)));
+  if (iface.workers !== undefined) out.push(assign("workers", iface.workers === "auto" ? tomlString("auto") : String(iface.workers)));
   for (const line of options.interfaceComments ?? []) out.push(comment(line));
 
   for (const peer of config.peers) {

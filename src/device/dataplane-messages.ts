@@ -34,6 +34,8 @@ export type ToWorker =
   | { type: "sockets"; v4: WorkerSocket | null; v6: WorkerSocket | null }
   | { type: "offloads"; tcpGro: boolean; udpGro: boolean }
   | { type: "mtu"; mtu: number }
+  /** workers: threads for the data plane, itself included (the pool gets workers − 1 helpers). */
+  | { type: "workers"; workers: number }
   | { type: "stop" }
   /** Test hook only (service-notify.ts): block the loop forever so the watchdog sees it stop. */
   | { type: "wedgeForTest" };
@@ -51,6 +53,8 @@ export interface WorkerInit {
   tcpGro: boolean;
   udpGro: boolean;
   mtu: number;
+  /** workers: threads for the data plane, itself included (≥ 1). */
+  workers: number;
   env: Record<string, string | undefined>;
   stats: SharedArrayBuffer;
   /** Int32Array(1): bumped by the main thread after each posted control message. */

@@ -174,6 +174,9 @@ export class DataPlane {
         this.inbound.coalescer.enableTcp = m.tcpGro;
         this.inbound.coalescer.enableUdp = m.udpGro;
         return;
+      case "workers":
+        this.pool.resize(m.workers - 1);
+        return;
       case "mtu":
         this.ctx.mtu = m.mtu;
         for (const peer of this.ctx.peers.values()) peer.tunn.mtu = m.mtu;

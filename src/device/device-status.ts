@@ -10,6 +10,7 @@ import type { Counters, SharedStats } from "./shared-stats.ts";
 import type { SocketPair } from "./sockets.ts";
 import { offloadFlagNames, type OffloadState, type TunDevice } from "./tun-device.ts";
 import { formatEndpoint } from "./uapi/values.ts";
+import type { WorkersSetting } from "./workers.ts";
 
 export interface PeerStatus {
   publicKey: string;
@@ -52,6 +53,12 @@ export interface DeviceStatus {
   };
   drops: Record<string, number>;
   peers: PeerStatus[];
+  /**
+   * The data plane's threads: the setting, the count it gives on this
+   * machine's cores, and the crypto helpers taking work now (count − 1
+   * unless a helper was given up on or is still starting).
+   */
+  workers?: { setting: WorkersSetting; count: number; cores: number; helpersUp: number };
   /** Who serves it: added by the daemon behind the status socket (the run directories are shared by every namespace). */
   daemon?: { pid: number; netns: string | null };
 }
@@ -63,6 +70,7 @@ export interface StatusSources {
   cryptoName: string;
   stats: SharedStats;
   mirror: ConfigMirror;
+  workers: { setting: WorkersSetting; count: number; cores: number };
 }
 
 function ratio(a: number, b: number): number {
@@ -93,6 +101,7 @@ export function deviceStatus(d: StatusSources): DeviceStatus {
       coalesceRatio: ratio(c.coalesceIn, c.coalesceOut),
     },
     drops,
+    workers: { ...d.workers, helpersUp: c.cryptoHelpersUp },
     peers: snap.peers.map((p) => ({
       publicKey: Buffer.from(p.publicKey).toString("base64"),
       endpoint: p.endpoint === null ? null : formatEndpoint(p.endpoint),
@@ -107,8 +116,14 @@ export function deviceStatus(d: StatusSources): DeviceStatus {
   };
 }
 
-/** startupReport: one line each for TUN offloads, UDP GSO/GRO, crypto backend. */
-export function startupReport(tun: TunDevice, sockets: SocketPair, cryptoName: string, cryptoWarning: string | undefined): string[] {
+/** startupReport: one line each for TUN offloads, UDP GSO/GRO, crypto backend and threads. */
+export function startupReport(
+  tun: TunDevice,
+  sockets: SocketPair,
+  cryptoName: string,
+  cryptoWarning: string | undefined,
+  workers: { setting: WorkersSetting; count: number; cores: number },
+): string[] {
   const o = tun.offloads;
   const onOff = (b: boolean) => (b ? "on" : "off");
   let off = `${tun.name}: offloads vnet header ${onOff(o.vnetHeader)}, TUNSETOFFLOAD ${offloadFlagNames(o.offloadFlags)}, split TCP ${onOff(o.tso)} UDP ${onOff(o.uso)}, coalesce TCP ${onOff(o.tcpGro)} UDP ${onOff(o.udpGro)}`;
@@ -119,5 +134,12 @@ export function startupReport(tun: TunDevice, sockets: SocketPair, cryptoName: s
   if (s.notes.length > 0) udp += ` (${s.notes.join("; ")})`;
   let crypto = `${tun.name}: crypto backend ${cryptoName}`;
   if (cryptoWarning) crypto += ` — WARNING: ${cryptoWarning}`;
-  return [off, udp, crypto];
+  return [off, udp, crypto, `${tun.name}: ${describeWorkers(workers)}`];
+}
+
+/** describeWorkers says how many threads the data plane runs on and why. */
+export function describeWorkers(w: { setting: WorkersSetting; count: number; cores: number }): string {
+  const why = w.setting === "auto" ? `auto for ${w.cores} core${w.cores === 1 ? "" : "s"}` : "set";
+  const helpers = w.count - 1;
+  return `workers ${w.count} (${why}): the data plane${helpers === 0 ? " alone" : ` + ${helpers} crypto helper${helpers === 1 ? "" : "s"}`}`;
 }

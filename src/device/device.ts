@@ -35,6 +35,8 @@ import { C, SharedStats } from "./shared-stats.ts";
 import { closeSocketPair, openSocketPair, setFwmark, type SocketPair } from "./sockets.ts";
 import { DEFAULT_TUN_MTU, TunDevice } from "./tun-device.ts";
 import { UapiErrno } from "./uapi/errors.ts";
+import { resolveWorkers, type WorkersSetting } from "./workers.ts";
+import { availableParallelism } from "node:os";
 import type { DeviceChange, DeviceSnapshot, UapiDevice, UapiResult } from "./uapi/model.ts";
 
 export interface DeviceLogger {
@@ -54,6 +56,17 @@ export interface DeviceOptions {
   mtu?: number;
   /** How often the main thread checks link state and MTU (ms); default 250. */
   linkPollMs?: number;
+  /** Data-plane threads at start ("auto" for the machine's cores; setWorkers changes it later). Default "auto". */
+  workers?: WorkersSetting;
+}
+
+/** DeviceWorkers is the thread setting and what it resolved to on this machine. */
+export interface DeviceWorkers {
+  setting: WorkersSetting;
+  /** count: threads in use, the data plane's included. */
+  count: number;
+  /** cores the process may run on (what "auto" chose for). */
+  cores: number;
 }
 
 export class Device implements UapiDevice {
@@ -65,6 +78,7 @@ export class Device implements UapiDevice {
   private heapDebug: HeapDebug | null = null;
   private linkIsUp = false;
   private lastMtu = 0;
+  private workerSetting: DeviceWorkers;
 
   private constructor(
     private readonly opts: DeviceOptions,
@@ -77,6 +91,9 @@ export class Device implements UapiDevice {
     private readonly plane: DataPlaneHandle,
   ) {
     this.mirror = new ConfigMirror(stats, opts.log);
+    const cores = availableParallelism();
+    const setting = opts.workers ?? "auto";
+    this.workerSetting = { setting, count: resolveWorkers(setting, cores), cores };
   }
 
   /** name is the kernel's interface name (what the UAPI socket must be called). */
@@ -110,6 +127,7 @@ export class Device implements UapiDevice {
         tcpGro: tun.offloads.tcpGro,
         udpGro: tun.offloads.udpGro,
         mtu,
+        workers: 1, // corrected below, once the device knows the setting
         env: { ...env },
         stats: stats.buffer,
         mailbox: plane.mailboxBuffer,
@@ -118,6 +136,7 @@ export class Device implements UapiDevice {
       };
       const dev = new Device(opts, tun, sockets, backend.name, warning, stats, wakeFd, plane);
       dev.lastMtu = mtu;
+      init.workers = dev.workerSetting.count;
       await dev.start(init);
       return dev;
     } catch (e) {
@@ -185,9 +204,22 @@ export class Device implements UapiDevice {
     this.plane.send({ type: "offloads", tcpGro: this.tun.offloads.tcpGro, udpGro: this.tun.offloads.udpGro });
   }
 
-  /** startupReport: one line each for TUN offloads, UDP GSO/GRO, crypto backend. */
+  /** startupReport: one line each for TUN offloads, UDP GSO/GRO, crypto backend and threads. */
   startupReport(): string[] {
-    return startupReport(this.tun, this.sockets, this.cryptoName, this.cryptoWarning);
+    return startupReport(this.tun, this.sockets, this.cryptoName, this.cryptoWarning, this.workerSetting);
+  }
+
+  /** workers is the thread setting in effect. */
+  get workers(): DeviceWorkers {
+    return { ...this.workerSetting };
+  }
+
+  /** setWorkers changes the data plane's threads while it runs (crypto helpers start or stop; nothing is interrupted). */
+  setWorkers(setting: WorkersSetting): DeviceWorkers {
+    const count = resolveWorkers(setting, this.workerSetting.cores);
+    this.workerSetting = { ...this.workerSetting, setting, count };
+    this.plane.send({ type: "workers", workers: count });
+    return this.workers;
   }
 
   // ------------------------------------------------------------ UapiDevice
@@ -236,7 +268,7 @@ export class Device implements UapiDevice {
   // --------------------------------------------------------------- status
 
   status(): DeviceStatus {
-    return deviceStatus({ tun: this.tun, sockets: this.sockets, cryptoName: this.cryptoName, stats: this.stats, mirror: this.mirror });
+    return deviceStatus({ tun: this.tun, sockets: this.sockets, cryptoName: this.cryptoName, stats: this.stats, mirror: this.mirror, workers: this.workerSetting });
   }
 
   /** loopIterations advances while the data-plane loop turns (at least once a second when idle). */

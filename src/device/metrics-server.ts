@@ -6,7 +6,9 @@
 // TCP listener can be moved or closed while the daemon runs, which is how
 // `tunnel up` applies a changed metrics_listen: it PUTs the new address
 // (empty: none) to /listen on the Unix socket, which only root can reach;
-// the TCP listener answers nothing but GET /metrics.
+// the TCP listener answers nothing but GET /metrics. The Unix socket also
+// carries the other setting `tunnel up` changes on a running daemon:
+// /workers (GET: the setting; PUT "auto" or a count).
 import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DeviceStatus } from "./device-status.ts";
@@ -24,6 +26,12 @@ export interface MetricsTcp {
 
 /** ParseListen turns a PUT /listen body into an address (null: none) or an error line. */
 export type ParseListen = (text: string) => { ok: true; tcp: MetricsTcp | null } | { ok: false; message: string };
+
+/** SettingControl is a daemon setting on the Unix socket: get() its text, put(text) applies it (the new text) or explains why not. */
+export interface SettingControl {
+  get(): string;
+  put(text: string): { ok: true; text: string } | { ok: false; message: string };
+}
 
 export interface MetricsServer {
   readonly socketPath: string;
@@ -54,7 +62,7 @@ function formatTcp(t: MetricsTcp | null): string {
 export function startMetricsServer(
   interfaceName: string,
   snapshot: () => DeviceStatus,
-  opts: { runDir?: string; tcp?: MetricsTcp | null; parseListen?: ParseListen } = {},
+  opts: { runDir?: string; tcp?: MetricsTcp | null; parseListen?: ParseListen; workers?: SettingControl } = {},
 ): MetricsServer {
   const socketPath = metricsSocketPath(interfaceName, opts.runDir);
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
@@ -84,9 +92,20 @@ export function startMetricsServer(
     }
     return new Response(formatTcp(tcpAddr) + "\n");
   };
+  const setting = async (req: Request, c: SettingControl): Promise<Response> => {
+    if (req.method === "GET") return new Response(c.get() + "\n");
+    if (req.method !== "PUT") return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, PUT" } });
+    const r = c.put((await req.text()).trim());
+    return r.ok ? new Response(r.text + "\n") : new Response(r.message + "\n", { status: 400 });
+  };
   const unix: Served = Bun.serve({
     unix: socketPath,
-    fetch: (req) => (new URL(req.url).pathname === "/listen" ? control(req) : metricsResponse(req, snapshot)),
+    fetch: (req) => {
+      const path = new URL(req.url).pathname;
+      if (path === "/listen") return control(req);
+      if (path === "/workers" && opts.workers !== undefined) return setting(req, opts.workers);
+      return metricsResponse(req, snapshot);
+    },
   });
   chmodSync(socketPath, 0o600);
   try {
@@ -118,6 +137,22 @@ export async function requestMetricsListen(interfaceName: string, address: strin
   const text = (await res.text()).trim();
   if (!res.ok) throw new Error(text);
   return text;
+}
+
+/** requestSetting PUTs text to a running daemon's setting (e.g. "workers") and returns what is in effect now. */
+export async function requestSetting(interfaceName: string, name: string, text: string, runDir = DEFAULT_STATUS_RUN_DIR): Promise<string> {
+  const res = await fetch(`http://localhost/${name}`, { method: "PUT", body: text, unix: metricsSocketPath(interfaceName, runDir), signal: AbortSignal.timeout(2000) });
+  const out = (await res.text()).trim();
+  if (!res.ok) throw new Error(out);
+  return out;
+}
+
+/** currentSetting reads a running daemon's setting (e.g. "workers"); throws when the daemon has no such setting. */
+export async function currentSetting(interfaceName: string, name: string, runDir = DEFAULT_STATUS_RUN_DIR): Promise<string> {
+  const res = await fetch(`http://localhost/${name}`, { unix: metricsSocketPath(interfaceName, runDir), signal: AbortSignal.timeout(2000) });
+  const out = (await res.text()).trim();
+  if (!res.ok) throw new Error(out);
+  return out;
 }
 
 /** currentMetricsListen reads the TCP address a running daemon serves metrics on ("" = none). */

@@ -142,6 +142,7 @@ function addDevice(e: Exposition, s: DeviceStatus): void {
   e.add("tunnel_datagrams_per_gso_batch", "gauge", "Average datagrams per UDP GSO send since start.", i, d.datagramsPerGsoBatch);
   e.add("tunnel_datagrams_per_gro_message", "gauge", "Average datagrams per UDP GRO receive since start.", i, d.datagramsPerGroMessage);
   e.add("tunnel_coalesce_ratio", "gauge", "Average decrypted packets per coalesced TUN write since start.", i, d.coalesceRatio);
+  if (s.workers !== undefined) e.add("tunnel_workers", "gauge", "Data-plane threads configured: the data plane and its crypto helpers (workers setting, auto resolved for the cores).", i, s.workers.count);
 }
 
 function addPeers(e: Exposition, s: DeviceStatus): void {

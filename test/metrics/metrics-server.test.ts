@@ -24,6 +24,7 @@ const snapshot = (): DeviceStatus => ({
   counters: Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Counters,
   derived: { segmentsPerSuperPacket: 0, datagramsPerGsoBatch: 0, datagramsPerGroMessage: 0, coalesceRatio: 0 },
   drops: {},
+  workers: { setting: "auto", count: 1, cores: 2, helpersUp: 0 },
   peers: [{ publicKey: "k", endpoint: null, latestHandshakeMs: 0, txBytes: 0, rxBytes: (rx += 100), txPackets: 0, rxPackets: 0, endpointRoams: 0, persistentKeepaliveInterval: 0, allowedIps: [], localSource: null }],
 });
 

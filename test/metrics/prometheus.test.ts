@@ -34,6 +34,7 @@ function status(name: string, peers: PeerStatus[]): DeviceStatus {
     counters,
     derived: { segmentsPerSuperPacket: 46.85, datagramsPerGsoBatch: 29.38, datagramsPerGroMessage: 6.61, coalesceRatio: 1 },
     drops,
+    workers: { setting: 4, count: 4, cores: 8, helpersUp: 3 },
     peers,
   };
 }
