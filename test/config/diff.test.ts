@@ -59,6 +59,14 @@ describe("config/diff", () => {
     ]);
   });
 
+  test("workers: absent means auto", () => {
+    const after = base();
+    after.interface.workers = "auto";
+    expect(diffConfigs(base(), after)).toEqual([]);
+    after.interface.workers = 2;
+    expect(diffConfigs(base(), after)).toEqual(["workers: auto → 2"]);
+  });
+
   test("private key moved to a file, never printing the key", () => {
     const after = base();
     after.interface.privateKey = { kind: "file", path: "lab0.key", resolvedPath: "/etc/tunnel/lab0.key" };

@@ -132,8 +132,8 @@ describe("config/parse-toml: errors name the file, the key and what is wrong", (
     expect(errorsOf(minimal(`listenport = 51820\nAllowedIPs = []\nbogus = 1`, "[peers]\nx = 1\n"))).toEqual([
       "peer.toml: peers: unknown key; did you mean 'peer'?",
       "peer.toml: interface.listenport: unknown key; did you mean 'listen_port'?",
-      "peer.toml: interface.AllowedIPs: unknown key; known keys: name, private_key, private_key_file, listen_port, address, mtu, fwmark, metrics_listen, dns, dns_search, table, pre_up, post_up, pre_down, post_down, endpoint_refresh",
-      "peer.toml: interface.bogus: unknown key; known keys: name, private_key, private_key_file, listen_port, address, mtu, fwmark, metrics_listen, dns, dns_search, table, pre_up, post_up, pre_down, post_down, endpoint_refresh",
+      "peer.toml: interface.AllowedIPs: unknown key; known keys: name, private_key, private_key_file, listen_port, address, mtu, fwmark, metrics_listen, dns, dns_search, table, pre_up, post_up, pre_down, post_down, endpoint_refresh, workers",
+      "peer.toml: interface.bogus: unknown key; known keys: name, private_key, private_key_file, listen_port, address, mtu, fwmark, metrics_listen, dns, dns_search, table, pre_up, post_up, pre_down, post_down, endpoint_refresh, workers",
     ]);
     expect(errorsOf(minimal("", peer(`PersistentKeepalive = 25`)))).toEqual([
       "peer.toml: peer[0].PersistentKeepalive: unknown key; did you mean 'persistent_keepalive'?",
@@ -279,6 +279,26 @@ describe("config/parse-toml: errors name the file, the key and what is wrong", (
       message: "'x' is not a valid IPv4 prefix",
       formatted: "peer.toml: peer[0].allowed_ips[0]: 'x' is not a valid IPv4 prefix",
     });
+  });
+});
+
+describe("config/parse-toml: workers", () => {
+  test('"auto" or a whole number of threads from 1 to 64', () => {
+    const workers = (v: string) => {
+      const r = parseTunnelConfig({ path: "a.toml", text: minimal(`workers = ${v}`) });
+      return r.ok ? r.config.interface.workers : formatted(r.errors);
+    };
+    expect(workers('"auto"')).toBe("auto");
+    expect(workers('"AUTO"')).toBe("auto");
+    expect(workers("1")).toBe(1);
+    expect(workers("64")).toBe(64);
+    expect(workers('"4"')).toBe(4);
+    expect(parseTunnelConfig({ path: "a.toml", text: minimal() }).ok && (parseTunnelConfig({ path: "a.toml", text: minimal() }) as { config: TunnelConfig }).config.interface.workers).toBeUndefined();
+    expect(workers("0")).toEqual(['a.toml: interface.workers: 0 is not "auto" or a whole number of threads from 1 to 64']);
+    expect(workers("65")).toEqual(['a.toml: interface.workers: 65 is not "auto" or a whole number of threads from 1 to 64']);
+    expect(workers("2.5")).toEqual(['a.toml: interface.workers: 2.5 is not "auto" or a whole number of threads from 1 to 64']);
+    expect(workers('"many"')).toEqual([`a.toml: interface.workers: 'many' is not "auto" or a number of threads`]);
+    expect(workers("true")).toEqual(['a.toml: interface.workers: true is not "auto" or a whole number of threads from 1 to 64']);
   });
 });
 

@@ -67,6 +67,16 @@ allowed_ips = []
     expect(result.config).toEqual(CONFIG);
   });
 
+  test("workers round-trips, as a number or \"auto\"", () => {
+    for (const workers of [3, "auto"] as const) {
+      const c: TunnelConfig = { interface: { name: "x", privateKey: { kind: "inline", key: PRIVATE_KEY }, addresses: [], mtu: 1420, workers }, peers: [] };
+      const text = toToml(c);
+      expect(text).toContain(workers === "auto" ? 'workers = "auto"' : "workers = 3");
+      const r = parseTunnelConfig({ path: "x.toml", text });
+      expect(r.ok && r.config.interface.workers).toBe(workers);
+    }
+  });
+
   test("round trip of a minimal config and of many peers", () => {
     const minimal: TunnelConfig = {
       interface: { name: "x", privateKey: { kind: "inline", key: PRIVATE_KEY }, addresses: [], mtu: 1280 },
