@@ -54,6 +54,7 @@ function implementations(o: Options): Impl[] {
     { id: DEBIAN_WIREGUARD_GO, bin: Bun.which("wireguard-go")! },
     { id: "tunnel", bin: TUNNEL_BIN, ours: true },
     { id: "tunnel (offloads off)", bin: TUNNEL_BIN, env: OFFLOADS_OFF, ours: true },
+    ...o.workers.map((w) => ({ id: `tunnel (${w} workers)`, bin: TUNNEL_BIN, env: { TUNNEL_WORKERS: String(w) }, ours: true })),
   ];
   for (const path of (process.env.BENCH_IMPLS ?? "").split(/\s+/).filter((p) => p !== "")) {
     if (!existsSync(path) || !(statSync(path).mode & 0o111)) throw new Error(`BENCH_IMPLS: ${path} is not an executable file`);

@@ -14,17 +14,21 @@ export interface Options {
   only: string[] | null;
   pings: number;
   json: string | null;
+  /** workers: extra tunnel rows with TUNNEL_WORKERS set to each count (the plain tunnel row is "auto"). */
+  workers: number[];
 }
 
 export const USAGE = `usage: bun bench/run.ts [--seconds N] [--runs N] [--quick] [--no-extras]
                         [--only id,id] [--pings N] [--soak SECONDS] [--soak-only] [--json PATH]
+                        [--workers N,N]
   default: 10 s × 3 single-stream runs + one -P 4 + one -R per configuration
   --quick      3 s × 1 run, no -P 4 / -R (development)
   --soak N     also run N s of saturating TCP through tunnel, sampling RSS each second
+  --workers 2  also measure tunnel with that many data-plane threads (TUNNEL_WORKERS)
   env BENCH_IMPLS="/path/a /path/b" adds wireguard-go-compatible daemons`;
 
 export function parseOptions(argv: string[]): Options {
-  const o: Options = { seconds: 10, runs: 3, extras: true, soak: 0, soakOnly: false, only: null, pings: 100, json: null };
+  const o: Options = { seconds: 10, runs: 3, extras: true, soak: 0, soakOnly: false, only: null, pings: 100, json: null, workers: [] };
   const quick = argv.includes("--quick");
   if (quick) Object.assign(o, { seconds: 3, runs: 1, extras: false });
   const num = (name: string, v: string | undefined, min: number): number => {
@@ -52,6 +56,9 @@ export function parseOptions(argv: string[]): Options {
         break;
       case "--soak-only":
         o.soakOnly = true;
+        break;
+      case "--workers":
+        o.workers = (next() ?? "").split(",").map((w) => num("workers", w, 1));
         break;
       case "--only":
         o.only = (next() ?? "").split(",").filter((x) => x !== "");
