@@ -35,6 +35,7 @@ const OFFSET_SPAN = 2 ** 32;
 export class MemoryAddresses implements IoMemory {
   private readonly ids = new WeakMap<ArrayBufferLike, number>();
   private readonly buffers: ArrayBufferLike[] = [];
+  private readonly views: Uint8Array[] = [];
 
   addressOf(buf: Uint8Array, off = 0): number {
     let id = this.ids.get(buf.buffer);
@@ -52,6 +53,32 @@ export class MemoryAddresses implements IoMemory {
     const buffer = this.buffers[id - 1];
     if (buffer === undefined) throw new Error(`memory: ${addr} is no buffer's address`);
     return new Uint8Array(buffer, addr - id * OFFSET_SPAN, len);
+  }
+
+  /** copyOut copies len bytes at addr into dst[dstOff…]. */
+  copyOut(addr: number, len: number, dst: Uint8Array, dstOff: number): void {
+    const id = Math.floor(addr / OFFSET_SPAN);
+    const whole = this.whole(id);
+    const off = addr - id * OFFSET_SPAN;
+    dst.set(whole.subarray(off, off + len), dstOff);
+  }
+
+  /** copyIn copies src[srcOff, srcOff+len) to addr. */
+  copyIn(src: Uint8Array, srcOff: number, len: number, addr: number): void {
+    const id = Math.floor(addr / OFFSET_SPAN);
+    this.whole(id).set(src.subarray(srcOff, srcOff + len), addr - id * OFFSET_SPAN);
+  }
+
+  /** whole is a view of all of buffer id (made once: copies then cost one small view each, not two). */
+  private whole(id: number): Uint8Array {
+    let v = this.views[id - 1];
+    if (v === undefined || v.byteLength !== this.buffers[id - 1]?.byteLength) {
+      const buffer = this.buffers[id - 1];
+      if (buffer === undefined) throw new Error(`memory: buffer ${id} is unknown`);
+      v = new Uint8Array(buffer);
+      this.views[id - 1] = v;
+    }
+    return v;
   }
 }
 
@@ -97,7 +124,7 @@ export class MemoryTun implements TunQueue {
     if (p === undefined) return TUN_WOULD_BLOCK;
     // A read into a short buffer truncates, as the kernel's tun_put_user does.
     const n = Math.min(p.length, max);
-    this.memory.bytes(addr, n).set(p.subarray(0, n));
+    this.memory.copyIn(p, 0, n, addr);
     return n;
   }
 
@@ -122,6 +149,8 @@ export class MemoryNetwork {
   delivered = 0;
   lost = 0;
   private nextFd = 1000;
+  private readonly keptAddrs = new Float64Array(256);
+  private readonly keptLens = new Int32Array(256);
 
   /** host makes the I/O of one device: a TUN and sockets at ip4 and/or ip6 on port. */
   host(opts: { ip4?: string; ip6?: string; port: number; vnetHeader?: boolean; gso?: boolean; gro?: boolean }): MemoryHost {
@@ -143,21 +172,34 @@ export class MemoryNetwork {
     return this.nextFd++;
   }
 
-  /** route delivers one send (a datagram, or a GSO run of segments) from sock to the sockaddr `to`. */
-  route(from: MemorySocket, to: Uint8Array, data: Uint8Array, segment: number): void {
-    const dest = this.sockets.get(addressKeyOf(to, 0));
-    const fromKey = from.addressKey;
+  /**
+   * route delivers one send from sock to the sockaddr `to`: the datagrams
+   * lens[i..j) at addrs[i..j) (one, or a GSO run), copied into the
+   * destination's queue. Lost ones (no such socket, or the lose hook) are
+   * counted and left out.
+   */
+  route(from: MemorySocket, to: Uint8Array, addrs: Float64Array, lens: Int32Array, i: number, j: number): void {
     const destKey = addressKeyOf(to, 0);
-    const size = segment > 0 ? segment : data.length;
-    const kept: Uint8Array[] = [];
-    for (let p = 0; p < data.length; p += size) {
-      const d = data.subarray(p, Math.min(p + size, data.length));
-      if (dest === undefined || (this.lose !== null && this.lose(d, fromKey, destKey))) this.lost++;
-      else kept.push(d);
+    const dest = this.sockets.get(destKey);
+    if (dest === undefined) {
+      this.lost += j - i;
+      return;
     }
-    if (dest === undefined || kept.length === 0) return;
-    this.delivered += kept.length;
-    dest.arrive(kept, from.sockaddr);
+    if (this.lose === null) {
+      this.delivered += j - i;
+      return dest.arrive(this.memory, addrs, lens, i, j, from.sockaddr);
+    }
+    let kept = 0;
+    for (let d = i; d < j; d++) {
+      if (this.lose(this.memory.bytes(addrs[d]!, lens[d]!), from.addressKey, destKey)) {
+        this.lost++;
+        continue;
+      }
+      this.keptAddrs[kept] = addrs[d]!;
+      this.keptLens[kept++] = lens[d]!;
+    }
+    this.delivered += kept;
+    dest.arrive(this.memory, this.keptAddrs, this.keptLens, 0, kept, from.sockaddr);
   }
 }
 
