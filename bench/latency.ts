@@ -3,7 +3,9 @@
 // given), fresh namespaces and daemons, then 100 pings 10 ms apart right
 // after the handshake ("cold": what `npm run bench`'s idle ping column
 // measures), 3 s of iperf3, and 100 pings again ("warm"), medians in ms.
-// Alternates the daemons run by run. Needs root, iperf3, wg; the machine to itself.
+// Alternates the daemons run by run. LATENCY_TUNNEL_VARIANTS="K=V K2=V2;K=V3"
+// adds tunnel rows run with that environment (levers under test). Needs
+// root, iperf3, wg; the machine to itself.
 import "./side-by-side/procs.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +17,13 @@ import { makeKeys, PREFIX, setUp, type Impl } from "./side-by-side/topology.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const runs = Number(process.env.LATENCY_RUNS ?? 3);
-const impls: Impl[] = [{ id: "tunnel", bin: join(ROOT, "dist/tunnel"), ours: true }, ...process.argv.slice(2).map((bin) => ({ id: bin, bin }))];
+const tunnelBin = join(ROOT, "dist/tunnel");
+const variants = (process.env.LATENCY_TUNNEL_VARIANTS ?? "").split(";").filter((v) => v.trim() !== "");
+const impls: Impl[] = [
+  { id: "tunnel", bin: tunnelBin, ours: true },
+  ...variants.map((v) => ({ id: `tunnel ${v.trim()}`, bin: tunnelBin, ours: true, env: Object.fromEntries(v.trim().split(/\s+/).map((kv) => kv.split("=") as [string, string])) })),
+  ...process.argv.slice(2).map((bin) => ({ id: bin, bin })),
+];
 removeStale(PREFIX);
 const dir = mkdtempSync(join(tmpdir(), "bench-latency-"));
 const keys = makeKeys(dir);

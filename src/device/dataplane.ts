@@ -55,6 +55,16 @@ const IDLE_WAIT_MS = 1000;
 /** After the mailbox moved without a message (still in flight), look again this soon. */
 const CONTROL_RETRY_MS = 1;
 
+/**
+ * busyPollMs: after a turn that moved packets, keep polling (epoll_wait with
+ * no timeout) this long before sleeping, so the next packet of an exchange
+ * (a reply) is taken without a wake-up. TUNNEL_BUSY_POLL_US, default 0.
+ */
+function busyPollMs(env: Record<string, string | undefined>): number {
+  const us = Number(env.TUNNEL_BUSY_POLL_US ?? 0);
+  return Number.isFinite(us) && us > 0 ? Math.min(us, 10_000) / 1000 : 0;
+}
+
 export interface DataPlaneOptions {
   tcpGro: boolean;
   udpGro: boolean;
@@ -79,6 +89,8 @@ export class DataPlane {
   private readonly heapDebug: HeapDebug | null;
   private nextTimerAt = 0;
   private stopping = false;
+  private readonly busyPollMs: number;
+  private pollUntil = 0;
 
   constructor(
     private readonly io: DataPlaneIo,
@@ -86,6 +98,7 @@ export class DataPlane {
     events: PlaneEvents,
   ) {
     this.heapDebug = HeapDebug.from(opts.env, "worker");
+    this.busyPollMs = busyPollMs(opts.env);
     let log = (_: string): void => {};
     this.pool = new CryptoPool(selectBackend(opts.env).backend, { helpers: (opts.workers ?? 1) - 1, env: opts.env, log: (m) => log(m) });
     this.ctx = new PlaneContext(io, this.pool.backend, opts.stats, opts.mtu, events);
@@ -134,7 +147,7 @@ export class DataPlane {
     const clock = ctx.clock;
     ctx.c[C.loopIterations]!++;
     let now = clock.now();
-    const busy = this.handshakes.pending > 0 || this.outbound.inFlight || this.inbound.inFlight;
+    const busy = this.handshakes.pending > 0 || this.outbound.inFlight || this.inbound.inFlight || now < this.pollUntil;
     const timeout = busy ? 0 : Math.max(0, Math.min(this.nextTimerAt - now, ctx.dirty ? BUSY_PUBLISH_MS : IDLE_WAIT_MS));
     const ready = this.io.poller.wait(timeout);
     if (ready & READY_TUN_GONE) ctx.tunGone("epoll reported HUP or ERR on the TUN");
@@ -144,6 +157,7 @@ export class DataPlane {
     if (ready & READY_V6 && ctx.v6 !== null) this.inbound.work(now, ctx.v6);
     // Nothing new arrived: send and write what is still being sealed or opened.
     if ((ready & (READY_TUN | READY_V4 | READY_V6)) === 0) this.settle(now);
+    else if (this.busyPollMs > 0) this.pollUntil = now + this.busyPollMs;
     if (this.handshakes.pending > 0) this.handshakes.process(clock.now());
     now = clock.now();
     if (now >= this.nextTimerAt || (ctx.dirty && ready === 0)) {
