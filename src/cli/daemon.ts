@@ -25,7 +25,8 @@ import type { DeviceStatus } from "../device/device-status.ts";
 import { ServiceNotifier } from "../device/service-notify.ts";
 import { startStatusServer } from "../device/status-socket.ts";
 import { startDaemonMetrics } from "./metrics-daemon.ts";
-import { workersFromEnv } from "./workers-setting.ts";
+import { WORKERS_ENV, workersFromEnv } from "./workers-setting.ts";
+import type { WorkersSetting } from "../config/types.ts";
 import { startUapiServer } from "../device/uapi/server.ts";
 import { netnsOf, socketOwner } from "../device/uapi/socket-owner.ts";
 import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../device/uapi/socket-file.ts";
@@ -59,13 +60,13 @@ export interface RunningDaemon {
  * serveInterface creates the Device and its sockets in this process and
  * returns once wg(8) can talk to it.
  */
-export async function serveInterface(interfaceName: string): Promise<RunningDaemon> {
+export async function serveInterface(interfaceName: string, opts: { workers?: WorkersSetting } = {}): Promise<RunningDaemon> {
   requireNetAdmin(interfaceName);
   await refuseTakenName(interfaceName, `-f ${interfaceName}`);
   const device = await Device.create({
     interfaceName,
     env: process.env,
-    workers: workersFromEnv(process.env, (m) => log.warn(`${interfaceName}: ${m}`)),
+    workers: opts.workers ?? workersFromEnv(process.env, (m) => log.warn(`${interfaceName}: ${m}`)),
     log: {
       info: (m: string) => log.info(m),
       warn: (m: string) => log.warn(m),
@@ -153,12 +154,14 @@ function selfCommand(): string[] {
  * reports ready; its stderr goes to ours only when LOG_LEVEL is set (as
  * wireguard-go), else to /dev/null.
  */
-export async function startBackground(interfaceName: string): Promise<void> {
+export async function startBackground(interfaceName: string, opts: { workers?: WorkersSetting } = {}): Promise<void> {
   // Checked here too, so the reason reaches the user rather than "exited during start-up".
   requireNetAdmin(interfaceName);
   await refuseTakenName(interfaceName, interfaceName);
   const [cmd, ...pre] = selfCommand();
   const env: Record<string, string | undefined> = { ...process.env, [NOTIFY_ENV]: "1", WG_PROCESS_FOREGROUND: "1" };
+  // The file's thread count from the start, so `tunnel up` has nothing to change afterwards.
+  if (opts.workers !== undefined) env[WORKERS_ENV] = String(opts.workers);
   for (const k of SERVICE_MANAGER_ENV) delete env[k];
   const child = spawn(cmd!, [...pre, "-f", interfaceName], {
     detached: true,

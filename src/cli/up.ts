@@ -84,8 +84,8 @@ export default defineCommand({
       changes.push(...(await repairAfterCrash(name)));
       forgetWgQuickState(name);
       await runHooks(name, "pre_up", hooks.preUp);
-      if (args.foreground) foregroundDaemon = await serveInterface(name);
-      else await startBackground(name);
+      if (args.foreground) foregroundDaemon = await serveInterface(name, { workers });
+      else await startBackground(name, { workers });
       changes.push(`interface ${name} created`);
     }
 
@@ -116,7 +116,8 @@ export default defineCommand({
       changes.push(...netPlan.changes.filter((c) => !addressSteps.includes(c)).map((c) => c.description));
       const metricsChange = await applyMetricsListen(name, metricsListen);
       if (metricsChange !== null) changes.push(metricsChange);
-      const workersChange = await applyWorkers(name, workers);
+      // A daemon started just now already has the file's count.
+      const workersChange = running ? await applyWorkers(name, workers) : null;
       if (workersChange !== null) changes.push(workersChange);
 
       if (running) changes.push(...hookChangeList(recorded?.hooks, hooks));
@@ -168,7 +169,6 @@ async function planOnly(
     if (workersChange !== null) changes.push(workersChange);
   } else {
     if (metricsListen !== "") changes.push(`metrics_listen: (none) → ${metricsListen}`);
-    if (workers !== "auto") changes.push(`workers: auto → ${workers}`);
   }
   return changes;
 }
