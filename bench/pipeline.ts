@@ -112,6 +112,16 @@ if (import.meta.main) {
     const share = `${Math.round(r.helperShare.seal * 100)} % / ${Math.round(r.helperShare.open * 100)} %`;
     console.log(`| ${w} | ${r.outboundNs.toFixed(0)} | ${r.inboundNs.toFixed(0)} | ${r.pipelineGbps.toFixed(2)} | ${ratio} | ${share} | ${r.heapObjectsPerPacket.toFixed(3)} |`);
   }
+  const two = results.find(([w]) => w === 2)?.[1];
+  if (base !== undefined && two !== undefined) {
+    // Amdahl from the one point measured: the speed-up at 2 gives the share that does not spread.
+    const s2 = two.pipelineGbps / base.pipelineGbps;
+    const serial = Math.min(1, Math.max(0, 2 / s2 - 1));
+    const predict = (n: number) => 1 / (serial + (1 - serial) / n);
+    console.log(
+      `Amdahl from 1 → 2 workers: ${(serial * 100).toFixed(0)} % of the work does not spread; predicted ${predict(4).toFixed(2)}× at 4, ${predict(8).toFixed(2)}× at 8, ${predict(16).toFixed(2)}× at 16 workers (cores to themselves).`,
+    );
+  }
   console.log("outbound: read, split, route, frame, seal, send; inbound: receive, classify, open, accept, coalesce, write (wall-clock per packet).");
   console.log("Heap objects: the memory I/O allocates; the data plane must not.");
   process.exit(0);
