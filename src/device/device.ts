@@ -27,7 +27,7 @@ import { SyscallError } from "../sys/errno.ts";
 import { close, eventfd, rawLibc } from "../sys/libc.ts";
 import { getLinkFlags, getMtu } from "../sys/tun.ts";
 import { AllowedIps, formatAddr } from "../wireguard/allowed-ips.ts";
-import { x25519BaseNoble } from "../crypto/x25519.ts";
+import { pickX25519 } from "../crypto/x25519-select.ts";
 import type { FromWorker, ToWorker, WorkerInit, WorkerPeerConfig } from "./dataplane-messages.ts";
 import { HeapDebug } from "./debug-heap.ts";
 import { C, type Counters, MAX_PEER_SLOTS, SharedStats } from "./shared-stats.ts";
@@ -37,6 +37,7 @@ import { workerUrl } from "./worker-url.ts";
 import { UapiErrno } from "./uapi/errors.ts";
 import type { DeviceChange, DeviceSnapshot, PeerChange, UapiDevice, UapiResult } from "./uapi/model.ts";
 import { formatEndpoint, formatKeyHex, type Endpoint } from "./uapi/values.ts";
+import { traceStartup } from "./startup-trace.ts";
 
 export interface DeviceLogger {
   info(message: string): void;
@@ -175,6 +176,7 @@ export class Device implements UapiDevice {
       wakeFd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
       const stats = SharedStats.allocate();
       const mailboxBuf = new SharedArrayBuffer(16);
+      traceStartup("device: tun and sockets open");
       const worker = new Worker(workerUrl("device/dataplane.worker.ts", import.meta.url, "device/device.ts"));
       const { port1, port2 } = new MessageChannel();
       let mtu = 0;
@@ -198,6 +200,7 @@ export class Device implements UapiDevice {
       const dev = new Device(opts, tun, sockets, backend.name, warning, stats, new Int32Array(mailboxBuf), wakeFd, worker, port1);
       dev.lastMtu = mtu;
       await dev.start(init);
+      traceStartup("device: data-plane worker ready");
       return dev;
     } catch (e) {
       if (sockets !== null) closeSocketPair(sockets);
@@ -412,7 +415,7 @@ export class Device implements UapiDevice {
     }
     this.privateKey = clamp(privateKey);
     const publicKey = new Uint8Array(32);
-    x25519BaseNoble(this.privateKey, publicKey);
+    pickX25519().base(this.privateKey, publicKey);
     this.publicKey = publicKey;
     this.removePeer(formatKeyHex(publicKey)); // a peer may not be ourselves
   }
