@@ -21,6 +21,8 @@ export interface PlayResult {
   stats: Record<string, { changed: number; failed: number; unreachable: number; ok: number }>;
   /** results of the task named `task`, by host. */
   task(name: string): Record<string, TaskResult>;
+  /** The names (without the role prefix) of the tasks that reported a change on host, in order. */
+  changedTasks(host: string): string[];
   /** The slowest tasks, "seconds name", for the figures: where a run's time goes. */
   slowest(n: number): string[];
   raw: string;
@@ -53,6 +55,13 @@ export async function play(lab: Lab, inv: string, extra: string[] = []): Promise
       if (!t) throw new Error(`no task '${name}' in the play (has ${tasks.map((x) => x.task.name).join(", ")})`);
       return t.hosts as Record<string, TaskResult>;
     },
+    changedTasks: (host) =>
+      tasks
+        .filter((t) => {
+          const r = t.hosts[host] as TaskResult | undefined;
+          return r?.changed === true || (r?.results ?? []).some((x) => x.changed);
+        })
+        .map((t) => t.task.name.replace(/^[^:]+ : /, "")),
     slowest: (n) =>
       [...tasks]
         .sort((x, y) => (y.task.seconds ?? 0) - (x.task.seconds ?? 0))

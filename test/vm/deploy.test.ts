@@ -5,9 +5,9 @@
 // two interfaces as tunnel@IFNAME.service: wg0 a full mesh with per-pair
 // preshared keys (c reached over an IPv6 outer endpoint), wg1 hub-and-spoke
 // with a as the hub; c also gets the wg-quick@ drop-in. Then: spokes reach
-// each other through the hub, idempotence (changed=0), --check --diff after
-// an inventory change (reports, touches nothing, prints no key), the real run
-// reloading only what changed while untouched sessions survive, a bad file
+// each other through the hub, --check --diff after an inventory change
+// (reports, touches nothing, prints no key), the real run changing only that
+// (changed=0 elsewhere) and reloading in place while sessions survive, a bad file
 // failing the reload, kill -9 and systemd's restart (timed), READY=1 gating
 // "active", the environment scrub, the watchdog restarting a wedged data
 // plane, `systemctl stop` cleaning up one instance without touching
@@ -49,8 +49,8 @@ function inventory(changed: boolean): string {
       ...(n === "c" ? { tunnel_endpoint: lab.vm("c").v6, tunnel_install_wg_quick_dropin: true } : {}),
       // a downloads the release archive; b and c get the controller's binary.
       ...(n === "a" ? { tunnel_release_base_url: `http://${lab.hostV4}:${HTTP_PORT}` } : { tunnel_binary_src: tunnelBinary() }),
-      // The inventory change: a prefix routed to c on wg0 (a's and b's peer c change; nothing else).
-      ...(changed && n === "c" ? { tunnel_routed_prefixes: { wg0: ["198.18.150.0/24"] } } : {}),
+      // The inventory change: a prefix behind spoke b on wg1 (only the hub's peer b changes).
+      ...(changed && n === "b" ? { tunnel_routed_prefixes: { wg1: ["198.18.150.0/24"] } } : {}),
     };
   });
   return lab.ansibleInventory(
@@ -149,43 +149,39 @@ describePrivileged("deployment: the Ansible role and tunnel@.service on three De
     expect(await vm("b").sshOk(`ip route get ${wg1v4(2)}`)).toContain("dev wg1");
   }, 180_000);
 
-  test("a second run reports changed=0", async () => {
-    const r = await play(inventory(false), "secondRun");
-    for (const n of NAMES) expect(r.stats[n]!.changed).toBe(0);
-  }, 1_200_000);
-
-  test("after an inventory change, --check --diff reports it, touches nothing and prints no key; the real run reloads and untouched sessions survive", async () => {
-    const before = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, { hs: await handshakes(n), pid: await mainPid(n), ips: await vm(n).sshOk("wg show wg0 allowed-ips"), file: await vm(n).sshOk("sha256sum /etc/tunnel/wg0.toml") }] as const)));
+  // Three plays, not four: the real run after the change doubles as the idempotence run, since
+  // the change (a prefix behind spoke b on wg1) touches only the hub's config: b and c must
+  // report changed=0 and a nothing but that file, its comparison and the reload. Each play
+  // costs minutes under emulation (a module run is about 1.5 s of guest Python).
+  test("after an inventory change, --check --diff reports it, touches nothing and prints no key; the real run changes only that and reloads in place", async () => {
+    const state = (n: Name) =>
+      Promise.all([handshakes(n, "wg1"), mainPid(n, "wg1"), vm(n).sshOk("wg show wg1 allowed-ips"), vm(n).sshOk("sha256sum /etc/tunnel/wg1.toml")]).then(([hs, pid, ips, file]) => ({ hs, pid, ips, file }));
+    const before = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, await state(n)] as const)));
     const inv = inventory(true);
     const check = await play(inv, "checkRun", ["--check", "--diff"]);
     const compare = check.task("Compare the running interfaces with their configs");
-    for (const n of ["a", "b"] as const) {
-      const wg0 = compare[n]!.results!.find((x) => x.tunnel_iface?.name === "wg0")!;
-      expect(wg0.changed).toBe(true);
-      expect(JSON.parse(wg0.stdout).changes).toEqual([expect.stringMatching(/^peer c: allowed IPs .* → .*198\.18\.150\.0\/24/), expect.stringContaining("198.18.150.0/24")]);
-    }
-    expect(check.stats.c!.changed).toBe(0);
+    const wg1 = compare.a!.results!.find((x) => x.tunnel_iface?.name === "wg1")!;
+    expect(wg1.changed).toBe(true);
+    expect(JSON.parse(wg1.stdout).changes).toEqual([expect.stringMatching(/^peer b: allowed IPs .* → .*198\.18\.150\.0\/24/), expect.stringContaining("198.18.150.0/24")]);
+    expect(compare.a!.results!.find((x) => x.tunnel_iface?.name === "wg0")!.changed).toBe(false);
+    expect([check.stats.b!.changed, check.stats.c!.changed]).toEqual([0, 0]);
     // Nothing touched: files, peers, sessions and processes as they were.
-    for (const n of NAMES) {
-      expect(await vm(n).sshOk("sha256sum /etc/tunnel/wg0.toml")).toBe(before[n]!.file);
-      expect(await vm(n).sshOk("wg show wg0 allowed-ips")).toBe(before[n]!.ips);
-      expect(await handshakes(n)).toEqual(before[n]!.hs);
-      expect(await mainPid(n)).toBe(before[n]!.pid);
-    }
+    for (const n of NAMES) expect(await state(n)).toEqual(before[n]!);
     // --diff shows the config change but never a key.
     expect(check.raw).toContain("198.18.150.0/24");
-    for (const n of NAMES) expect(check.raw).not.toContain((await vm(n).sshOk("cat /etc/tunnel/wg0.key")).trim());
+    for (const n of NAMES) expect(check.raw).not.toContain((await vm(n).sshOk("cat /etc/tunnel/wg0.key /etc/tunnel/wg1.key")).trim().split("\n")[0]);
     for (const k of Object.values(psks)) expect(check.raw).not.toContain(k);
 
     const real = await play(inv, "changedRun");
-    expect(real.stats.c!.changed).toBe(0);
-    for (const n of ["a", "b"] as const) {
-      expect(await vm(n).sshOk("wg show wg0 allowed-ips")).toContain("198.18.150.0/24");
-      // Reloaded in place: same process, and the sessions of peers (touched or not) kept.
-      expect(await mainPid(n)).toBe(before[n]!.pid);
-      expect(await handshakes(n)).toEqual(before[n]!.hs);
-    }
-    expect(await vm("a").sshOk("ip route show 198.18.150.0/24")).toContain("dev wg0");
+    // Idempotence: the hosts whose files did not change report nothing, and the hub only the change.
+    expect([real.stats.b!.changed, real.stats.c!.changed]).toEqual([0, 0]);
+    expect(real.changedTasks("a")).toEqual(["Write the interface configs", "Compare the running interfaces with their configs", "Reload changed tunnel interfaces"]);
+    const after = await state("a");
+    expect(after.ips).toContain("198.18.150.0/24");
+    // Reloaded in place: same process, and the sessions of both spokes (touched or not) kept.
+    expect(after.pid).toBe(before.a!.pid);
+    expect(after.hs).toEqual(before.a!.hs);
+    expect(await vm("a").sshOk("ip route show 198.18.150.0/24")).toContain("dev wg1");
   }, 2_400_000);
 
   test("a reload applies an edited file in place (timed); a bad file fails the reload and leaves the interface untouched", async () => {
@@ -207,12 +203,11 @@ describePrivileged("deployment: the Ansible role and tunnel@.service on three De
     await a.sshOk("cp /root/wg0.toml.good /etc/tunnel/wg0.toml && systemctl reload tunnel@wg0 && ip -o link show wg0 | grep -q 'mtu 1420'");
   }, 180_000);
 
-  // Issue 10 asks for traffic within 5 s of the kill. Under TCG emulation on two
-  // shared cores the restart measures 7-13 s (systemd ~1.3 s, the new daemon's
-  // start-up and its ip commands the rest), so this test asserts the restart and
-  // a 30 s bound, records the figure, and the 5 s target is reported as missed
-  // (issue 10's note), not hidden by a looser number here.
-  test("kill -9 of a daemon: systemd restarts it and traffic flows again (target 5 s; asserted 30 s under emulation)", async () => {
+  // Issue 10 asks for traffic within 5 s of the kill. Measured here under TCG on an idle
+  // two-core host: 4.1 s (systemd notices and restarts in about 0.8 s; the rest is the new
+  // daemon's start-up, traced with TUNNEL_TRACE_STARTUP=1). The bound leaves headroom for a
+  // CI machine busy with other jobs; the figure is logged and kept in the README.
+  test("kill -9 of a daemon: systemd restarts it and traffic flows again within 8 s under emulation (target 5 s)", async () => {
     const b = vm("b");
     const pid = await mainPid("b");
     const n0 = await restarts("b");
@@ -229,7 +224,7 @@ describePrivileged("deployment: the Ansible role and tunnel@.service on three De
     expect(await restarts("b")).toBe(n0 + 1);
     expect(await mainPid("b")).not.toBe(pid);
     console.log(`deploy: kill -9 to the first answered ping through the tunnel: ${ms} ms (target 5000 ms)`);
-    expect(ms).toBeLessThan(30_000);
+    expect(ms).toBeLessThan(8_000);
     await b.sshOk(`ping -c 1 -W 3 ${wg0v6(2)} >/dev/null`);
   }, 120_000);
 
