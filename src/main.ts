@@ -8,6 +8,7 @@ import { VERSION } from "./version.ts";
 import { isValidInterfaceName } from "./cli/ifname.ts";
 import { didYouMean } from "./config/errors.ts";
 import { foreignBunOptions } from "./cli/bun-environment.ts";
+import { traceStartup } from "./device/startup-trace.ts";
 
 async function resolveSubCommand(rawArgs: string[]) {
   const subs = rootCommand.subCommands as Record<string, () => Promise<unknown>>;
@@ -37,6 +38,7 @@ function daemonInterface(rawArgs: string[]): { name: string; foreground: boolean
 }
 
 async function main(rawArgs: string[]): Promise<number> {
+  traceStartup("main");
   const foreign = foreignBunOptions();
   if (foreign !== null) throw new CliError(foreign, EXIT.CONFIG);
   const daemon = daemonInterface(rawArgs);

@@ -27,6 +27,7 @@ import { startStatusServer } from "../device/status-socket.ts";
 import { startDaemonMetrics } from "./metrics-daemon.ts";
 import { WORKERS_ENV, workersFromEnv } from "./workers-setting.ts";
 import type { WorkersSetting } from "../config/types.ts";
+import { formatMetricsListen } from "../config/metrics-listen.ts";
 import { startUapiServer } from "../device/uapi/server.ts";
 import { netnsOf, socketOwner } from "../device/uapi/socket-owner.ts";
 import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../device/uapi/socket-file.ts";
@@ -36,6 +37,7 @@ import { startEndpointFollower, type EndpointFollower } from "./endpoint-followe
 import { CliError, EXIT } from "./errors.ts";
 import { log } from "./log.ts";
 import { refuseTakenName } from "./name-check.ts";
+import { traceStartup } from "../device/startup-trace.ts";
 
 /** READY_LINE is what a background child prints on fd 1 once it serves. */
 const READY_LINE = "tunnel-daemon-ready";
@@ -54,6 +56,8 @@ export interface RunningDaemon {
   shutdown(reason: string): Promise<void>;
   /** ready tells a service manager (if any) that the interface is configured and serving. */
   ready(): void;
+  /** metricsListen is the TCP address metrics are served on ("" = none), or null without a metrics server. */
+  metricsListen(): string | null;
 }
 
 /**
@@ -62,7 +66,9 @@ export interface RunningDaemon {
  */
 export async function serveInterface(interfaceName: string, opts: { workers?: WorkersSetting } = {}): Promise<RunningDaemon> {
   requireNetAdmin(interfaceName);
+  traceStartup("daemon: capabilities checked");
   await refuseTakenName(interfaceName, `-f ${interfaceName}`);
+  traceStartup("daemon: name checked");
   const device = await Device.create({
     interfaceName,
     env: process.env,
@@ -74,6 +80,7 @@ export async function serveInterface(interfaceName: string, opts: { workers?: Wo
       debug: (m: string) => log.debug(m),
     },
   });
+  traceStartup("daemon: device created");
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
   let stopping: Promise<void> | null = null;
@@ -102,10 +109,13 @@ export async function serveInterface(interfaceName: string, opts: { workers?: Wo
       onSocketRemoved: () => void shutdown("UAPI socket removed"),
       log: (m) => log.debug(m),
     });
+    traceStartup("daemon: uapi listening");
     follower = startEndpointFollower(device, device.name, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
     const daemon = { pid: process.pid, netns: netnsOf("self") };
     status = await startStatusServer(device.name, () => ({ ...withEndpointNames(device.status(), follower!.names()), daemon }));
+    traceStartup("daemon: status socket listening");
     metrics = startDaemonMetrics(device, process.env, log);
+    traceStartup("daemon: metrics listening");
   } catch (e) {
     follower?.stop();
     await device.close();
@@ -121,7 +131,8 @@ export async function serveInterface(interfaceName: string, opts: { workers?: Wo
       device.wedgeDataPlaneForTest();
     });
   }
-  return { device, exited, shutdown, ready: () => notifier?.ready() };
+  const metricsListen = () => (metrics ? (metrics.tcp === null ? "" : formatMetricsListen(metrics.tcp)) : null);
+  return { device, exited, shutdown, ready: () => notifier?.ready(), metricsListen };
 }
 
 /** withEndpointNames adds the configured host name to each peer whose endpoint was given as one. */

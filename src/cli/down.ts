@@ -89,8 +89,11 @@ export default defineCommand({
     const name = interfaceNameOf(String(args.target));
     const done = await removeInterface(name);
     if (args.json) writeData(JSON.stringify({ interface: name, changed: done.changes.length > 0 || done.staleFiles.length > 0 }));
-    else if (!done.wasUp && done.staleFiles.length > 0) log.info(`${name}: was not running; removed what its daemon left: ${done.staleFiles.join(", ")}`);
-    else if (!done.wasUp && done.changes.length > 0) log.info(`${name}: was not running; ${done.changes.join("; ")}`);
+    else if (!done.wasUp && (done.staleFiles.length > 0 || done.changes.length > 0)) {
+      // Both can be there after a kill -9: the daemon's files and the DNS it had registered.
+      const left = done.staleFiles.length > 0 ? [`removed what its daemon left: ${done.staleFiles.join(", ")}`] : [];
+      log.info(`${name}: was not running; ${[...left, ...done.changes].join("; ")}`);
+    }
     else if (!done.wasUp) log.info(`${name}: already down`);
     else log.info(`${name}: down`);
   },

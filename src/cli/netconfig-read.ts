@@ -120,20 +120,34 @@ async function ipJsonOrThrow(runner: NetRunner, args: string[]): Promise<string>
 /** readLiveNetState reads what the kernel has for `ifname`; a missing link gives `exists: false`. */
 export async function readLiveNetState(ifname: string, runner: NetRunner = defaultRunner): Promise<LiveNetState> {
   const state = absentState(ifname);
-  // The rules are global: a tunnel that is already gone may have left them, so read them regardless.
-  state.policy.v4 = { table: null, ...parseRules(await ipJsonOrThrow(runner, ["-4", "rule", "show"])) };
-  // A kernel booted with ipv6.disable=1 fails every -6 query: read that as "nothing there".
-  state.policy.v6 = { table: null, ...parseRules((await ipJson(runner, ["-6", "rule", "show"])) ?? "[]") };
-  const validMark = await run(runner, { tool: "sysctl", args: ["-n", "net.ipv4.conf.all.src_valid_mark"] });
+  // Every read at once: each is an `ip` process, and on a slow host (a VM
+  // under emulation) their start-up, one after another, was most of a second
+  // on the path from exec to a running interface.
+  const routeArgs = (family: 4 | 6) => [`-${family}`, "route", "show", "table", "all", "dev", ifname];
+  const [rules4, rules6, validMark, link, addresses, routes4, routes6] = await Promise.all([
+    // The rules are global: a tunnel that is already gone may have left them, so read them regardless.
+    ipJsonOrThrow(runner, ["-4", "rule", "show"]),
+    // A kernel booted with ipv6.disable=1 fails every -6 query: read that as "nothing there".
+    ipJson(runner, ["-6", "rule", "show"]),
+    run(runner, { tool: "sysctl", args: ["-n", "net.ipv4.conf.all.src_valid_mark"] }),
+    ipJson(runner, ["link", "show", "dev", ifname]),
+    ipJson(runner, ["addr", "show", "dev", ifname]),
+    ipJson(runner, routeArgs(4)),
+    ipJson(runner, routeArgs(6)),
+  ]);
+  state.policy.v4 = { table: null, ...parseRules(rules4) };
+  state.policy.v6 = { table: null, ...parseRules(rules6 ?? "[]") };
   state.policy.srcValidMark = validMark.code === 0 && validMark.stdout.trim() === "1";
 
-  const link = await ipJson(runner, ["link", "show", "dev", ifname]);
   if (link === null) return state;
   Object.assign(state, { exists: true, ...parseLink(link) });
-  state.addresses = parseAddresses(await ipJsonOrThrow(runner, ["addr", "show", "dev", ifname]));
+  const need = (out: string | null, args: string[]) => {
+    if (out === null) throw new CliError(`ip ${args.join(" ")} failed`, EXIT.FAILURE);
+    return out;
+  };
+  state.addresses = parseAddresses(need(addresses, ["addr", "show", "dev", ifname]));
   for (const family of [4, 6] as const) {
-    const args = [`-${family}`, "route", "show", "table", "all", "dev", ifname];
-    const parsed = parseRoutes(family === 4 ? await ipJsonOrThrow(runner, args) : ((await ipJson(runner, args)) ?? "[]"), family);
+    const parsed = parseRoutes(family === 4 ? need(routes4, routeArgs(4)) : (routes6 ?? "[]"), family);
     state.routes.push(...parsed.routes);
     state.otherRoutes.push(...parsed.otherRoutes);
     const policy = family === 4 ? state.policy.v4 : state.policy.v6;

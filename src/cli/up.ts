@@ -31,6 +31,7 @@ import { desiredDns, desiredHooks, hookChangeList, repairAfterCrash, syncDns } f
 import { forgetWgQuickState, readWgQuickState, writeWgQuickState, type EndpointName } from "./wgquick-state.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { log, writeData } from "./log.ts";
+import { traceStartup } from "../device/startup-trace.ts";
 
 function desiredNetOf(loaded: LoadedConfig): DesiredNetState {
   const i = loaded.config.interface;
@@ -61,6 +62,7 @@ export default defineCommand({
     const path = String(args.file);
     const dryRun = Boolean(args["dry-run"]);
     if (dryRun && args.foreground) throw new CliError("--dry-run and --foreground exclude each other", EXIT.USAGE);
+    traceStartup("up: command loaded");
     const loaded = readConfigFile(path);
     const name = loaded.config.interface.name;
     const desiredNet = desiredNetOf(loaded);
@@ -69,6 +71,7 @@ export default defineCommand({
     const metricsListen = desiredMetricsListen(loaded.config.interface.metricsListen, process.env);
     const workers = desiredWorkers(loaded.config.interface.workers, process.env);
     const hooks = desiredHooks(loaded.config);
+    traceStartup("up: config read, endpoints resolved");
 
     // A daemon on the shared socket but in another network namespace is not ours to configure.
     const state = daemonState(name, "up");
@@ -81,11 +84,14 @@ export default defineCommand({
     const changes: string[] = [];
     let foregroundDaemon: Awaited<ReturnType<typeof serveInterface>> | null = null;
     if (!running) {
+      traceStartup("up: daemon state read");
       changes.push(...(await repairAfterCrash(name)));
+      traceStartup("up: crash repair checked");
       forgetWgQuickState(name);
       await runHooks(name, "pre_up", hooks.preUp);
       if (args.foreground) foregroundDaemon = await serveInterface(name, { workers });
       else await startBackground(name, { workers });
+      traceStartup("up: daemon serving");
       changes.push(`interface ${name} created`);
     }
 
@@ -96,13 +102,16 @@ export default defineCommand({
       const desired = { ...desiredWithoutMark, fwmark: netPlan.fwmark ?? 0 };
       const live = running ? await uapiGet(name) : null;
       const wg = planWg(live, desired, running ? readAppliedEndpoints(name) : new Map());
+      traceStartup("up: live state read");
       if (wg.lines.length > 0) await uapiSet(name, wg.lines);
+      traceStartup("up: wg config set");
       writeAppliedEndpoints(name, new Map(desired.peers.filter((p) => p.endpoint !== null).map((p) => [p.publicKeyHex, p.endpoint!])));
       changes.push(...wg.changes);
 
       // wg-quick sets DNS after the link is up and before the routes.
       const addressSteps = netPlan.changes.filter((c) => c.command.tool === "ip" && (c.command.args.includes("address") || c.command.args[0] === "link"));
       await applyNetChanges(name, addressSteps);
+      traceStartup("up: addresses and link set");
       const dns = await syncDns(name, recorded?.dns ?? null, desiredDns(loaded.config));
       const refresh = loaded.config.interface.endpointRefresh;
       writeWgQuickState(name, {
@@ -111,14 +120,18 @@ export default defineCommand({
         endpointNames: endpointNames(loaded.config.peers, desired.peers),
         ...(refresh === undefined ? {} : { endpointRefreshMs: refresh * 1000 }),
       });
+      traceStartup("up: dns synced");
       await applyNetChanges(name, netPlan.changes.filter((c) => !addressSteps.includes(c)));
+      traceStartup("up: routes set");
       changes.push(...addressSteps.map((c) => c.description), ...dns.changes);
       changes.push(...netPlan.changes.filter((c) => !addressSteps.includes(c)).map((c) => c.description));
-      const metricsChange = await applyMetricsListen(name, metricsListen);
+      const inProcess = foregroundDaemon?.metricsListen() ?? null;
+      const metricsChange = await applyMetricsListen(name, metricsListen, inProcess === null ? {} : { current: inProcess });
       if (metricsChange !== null) changes.push(metricsChange);
       // A daemon started just now already has the file's count.
       const workersChange = running ? await applyWorkers(name, workers) : null;
       if (workersChange !== null) changes.push(workersChange);
+      traceStartup("up: metrics listen and workers checked");
 
       if (running) changes.push(...hookChangeList(recorded?.hooks, hooks));
       else changes.push(...(await runHooks(name, "post_up", hooks.postUp)).map((c) => `post_up ran: ${c}`));
@@ -131,6 +144,7 @@ export default defineCommand({
 
     if (foregroundDaemon) {
       foregroundDaemon.ready();
+      traceStartup("up: ready");
       const code = await foregroundDaemon.exited;
       if (code !== EXIT.OK) throw new CliError(`${name}: daemon exited with ${code}`, code);
     }

@@ -6,7 +6,7 @@
 // whole desired states, never diffs. What only the worker learns
 // (handshakes, traffic, roamed endpoints, sticky sources) it publishes into
 // the shared stats, and the mirror reads it from there by the peer's slot.
-import { x25519BaseNoble } from "../crypto/x25519.ts";
+import { pickX25519 } from "../crypto/x25519-select.ts";
 import { AllowedIps, formatAddr } from "../wireguard/allowed-ips.ts";
 import type { ToWorker, WorkerPeerConfig } from "./dataplane-messages.ts";
 import { MAX_PEER_SLOTS, type SharedStats } from "./shared-stats.ts";
@@ -148,7 +148,7 @@ export class ConfigMirror {
     }
     this.privateKey = clamp(privateKey);
     const publicKey = new Uint8Array(32);
-    x25519BaseNoble(this.privateKey, publicKey);
+    pickX25519().base(this.privateKey, publicKey);
     this.publicKey = publicKey;
     this.removePeer(formatKeyHex(publicKey)); // a peer may not be ourselves
   }

@@ -35,6 +35,7 @@ import { C, SharedStats } from "./shared-stats.ts";
 import { closeSocketPair, openSocketPair, setFwmark, type SocketPair } from "./sockets.ts";
 import { DEFAULT_TUN_MTU, TunDevice } from "./tun-device.ts";
 import { UapiErrno } from "./uapi/errors.ts";
+import { traceStartup } from "./startup-trace.ts";
 import { resolveWorkers, type WorkersSetting } from "./workers.ts";
 import { availableParallelism } from "node:os";
 import type { DeviceChange, DeviceSnapshot, UapiDevice, UapiResult } from "./uapi/model.ts";
@@ -114,6 +115,7 @@ export class Device implements UapiDevice {
       sockets = openSocketPair(0, 0, env);
       wakeFd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
       const stats = SharedStats.allocate();
+      traceStartup("device: tun and sockets open");
       const plane = new DataPlaneHandle(wakeFd, opts.log);
       let mtu = 0;
       try {
@@ -138,6 +140,7 @@ export class Device implements UapiDevice {
       dev.lastMtu = mtu;
       init.workers = dev.workerSetting.count;
       await dev.start(init);
+      traceStartup("device: data-plane worker ready");
       return dev;
     } catch (e) {
       if (sockets !== null) closeSocketPair(sockets);

@@ -12,9 +12,14 @@ import type { Image } from "./image.ts";
 
 export type Accel = "kvm" | "tcg";
 
-/** accelArgs are the -accel and -cpu arguments; TCG's translation cache is bounded so three VMs fit in memory. */
+/**
+ * accelArgs are the -accel and -cpu arguments. TCG's translation cache is
+ * bounded so three VMs fit in memory, yet large enough that an Ansible play
+ * (about 20 MB of new code per module run with ASLR, see qemu.ts) does not
+ * flush it.
+ */
 export function accelArgs(accel: Accel): string[] {
-  return accel === "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg,tb-size=256", "-cpu", "max"];
+  return accel === "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg,tb-size=512", "-cpu", "max"];
 }
 
 async function kvmBootsKernel(image: Image): Promise<boolean> {

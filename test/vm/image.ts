@@ -21,6 +21,8 @@ const MIRRORS = [
 export const GUEST_PACKAGES = [
   "systemd", "systemd-sysv", "udev", "dbus", "openssh-server", "python3", "iproute2", "wireguard-tools",
   "iperf3", "iputils-ping", "kmod", "initramfs-tools", "zstd", "xz-utils", "ca-certificates", "procps",
+  // For the `dns` tests against the real resolver (test/vm/resolved.test.ts); installed but not started at boot.
+  "systemd-resolved",
 ];
 
 /** Timers that would only spend the VMs' single emulated CPU. */
@@ -99,6 +101,10 @@ function customizeHook(p: HookPaths): string {
     `chroot "$root" mkinitramfs -o /boot/initrd.img-${v} ${v}`,
     `chroot "$root" systemctl enable systemd-networkd.service lab-net.service`,
     `chroot "$root" systemctl mask ${MASKED_UNITS.join(" ")}`,
+    // systemd-resolved stays off unless a test starts it, so every other VM boots and resolves as before;
+    // its package made /etc/resolv.conf a link to the stub's file, which exists only while it runs.
+    `chroot "$root" systemctl disable systemd-resolved.service`,
+    `rm -f "$root/etc/resolv.conf" && : > "$root/etc/resolv.conf"`,
     `chroot "$root" passwd -l root`,
     `cp "$root/boot/initrd.img-${v}" ${p.out}/initrd.img`,
     `cp "$root/etc/ssh/ssh_host_ed25519_key.pub" ${p.out}/host_key.pub`,
