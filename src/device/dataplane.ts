@@ -47,6 +47,7 @@ import { PlaneContext, type PlaneEvents } from "./plane-context.ts";
 import { PlaneTimers } from "./plane-timers.ts";
 import { C } from "./shared-stats.ts";
 import { Transmitter } from "./transmit.ts";
+import { Warmup } from "./warmup.ts";
 
 /** While traffic flows, counters are published at least this often. */
 const BUSY_PUBLISH_MS = 50;
@@ -54,6 +55,8 @@ const BUSY_PUBLISH_MS = 50;
 const IDLE_WAIT_MS = 1000;
 /** After the mailbox moved without a message (still in flight), look again this soon. */
 const CONTROL_RETRY_MS = 1;
+/** WARMUP_SLICE_MS bounds one idle turn's JIT warm-up (it also stops as soon as real traffic arrives). */
+const WARMUP_SLICE_MS = 2;
 
 /**
  * busyPollMs: after a turn that moved packets, keep polling (epoll_wait with
@@ -75,6 +78,8 @@ export interface DataPlaneOptions {
   env: Record<string, string | undefined>;
   /** The shared stats buffer (shared-stats.ts) the main thread reads. */
   stats: SharedArrayBuffer;
+  /** warmup: run the JIT warm-up (warmup.ts) in idle turns after start; the daemon does, tests and benches do not. */
+  warmup?: boolean;
 }
 
 export class DataPlane {
@@ -91,6 +96,13 @@ export class DataPlane {
   private stopping = false;
   private readonly busyPollMs: number;
   private pollUntil = 0;
+  /** The JIT warm-up still to run (null: none, or done), and whether it was started. */
+  private warmup: Warmup | null = null;
+  private warmupPending: boolean;
+  /** Readiness a warm-up slice saw (and took from epoll) when it stopped for real work; the next turn serves it. */
+  private readyAhead = 0;
+
+  private readonly opts: DataPlaneOptions;
 
   constructor(
     private readonly io: DataPlaneIo,
@@ -99,6 +111,8 @@ export class DataPlane {
   ) {
     this.heapDebug = HeapDebug.from(opts.env, "worker");
     this.busyPollMs = busyPollMs(opts.env);
+    this.warmupPending = opts.warmup === true && opts.env.TUNNEL_JIT_WARMUP !== "0";
+    this.opts = opts;
     let log = (_: string): void => {};
     this.pool = new CryptoPool(selectBackend(opts.env).backend, { helpers: (opts.workers ?? 1) - 1, env: opts.env, log: (m) => log(m) });
     this.ctx = new PlaneContext(io, this.pool.backend, opts.stats, opts.mtu, events);
@@ -147,17 +161,20 @@ export class DataPlane {
     const clock = ctx.clock;
     ctx.c[C.loopIterations]!++;
     let now = clock.now();
-    const busy = this.handshakes.pending > 0 || this.outbound.inFlight || this.inbound.inFlight || now < this.pollUntil;
+    const busy = this.handshakes.pending > 0 || this.outbound.inFlight || this.inbound.inFlight || now < this.pollUntil || this.warmupPending;
     const timeout = busy ? 0 : Math.max(0, Math.min(this.nextTimerAt - now, ctx.dirty ? BUSY_PUBLISH_MS : IDLE_WAIT_MS));
-    const ready = this.io.poller.wait(timeout);
+    const ready = this.readyAhead !== 0 ? this.readyAhead : this.io.poller.wait(timeout);
+    this.readyAhead = 0;
     if (ready & READY_TUN_GONE) ctx.tunGone("epoll reported HUP or ERR on the TUN");
     now = clock.now();
     if (ready & READY_TUN && !ctx.closed) this.outbound.work(now);
     if (ready & READY_V4 && ctx.v4 !== null) this.inbound.work(now, ctx.v4);
     if (ready & READY_V6 && ctx.v6 !== null) this.inbound.work(now, ctx.v6);
     // Nothing new arrived: send and write what is still being sealed or opened.
-    if ((ready & (READY_TUN | READY_V4 | READY_V6)) === 0) this.settle(now);
-    else if (this.busyPollMs > 0) this.pollUntil = now + this.busyPollMs;
+    if ((ready & (READY_TUN | READY_V4 | READY_V6)) === 0) {
+      this.settle(now);
+      if (this.warmupPending && !this.inFlight && this.handshakes.pending === 0) this.warmUp();
+    } else if (this.busyPollMs > 0) this.pollUntil = now + this.busyPollMs;
     if (this.handshakes.pending > 0) this.handshakes.process(clock.now());
     now = clock.now();
     if (now >= this.nextTimerAt || (ctx.dirty && ready === 0)) {
@@ -165,6 +182,20 @@ export class DataPlane {
       ctx.c[C.cryptoHelpersUp] = Math.min(this.pool.helpers, this.pool.started);
       if (this.heapDebug !== null) this.heapDebug.maybe(now);
     }
+  }
+
+  /** warmUp runs one slice of the JIT warm-up; a failure only costs the warm-up. */
+  private warmUp(): void {
+    const clock = this.ctx.clock;
+    try {
+      this.warmup ??= new Warmup(this.ctx.crypto, this.opts, (host, o) => new DataPlane(host.io, o, { post: () => {} }));
+      const interrupted = () => (this.readyAhead = this.io.poller.wait(0)) !== 0;
+      if (!this.warmup.slice(WARMUP_SLICE_MS, () => clock.now(), interrupted)) return;
+    } catch (e) {
+      this.ctx.log(`JIT warm-up stopped: ${(e as Error)?.message ?? String(e)}`);
+    }
+    this.warmup = null;
+    this.warmupPending = false;
   }
 
   /** settle sends and writes every batch still in flight (oldest first). */

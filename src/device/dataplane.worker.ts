@@ -14,7 +14,8 @@ declare const self: Worker;
 function start(init: WorkerInit): void {
   const port = init.port;
   const post = (m: FromWorker) => port.postMessage(m);
-  const plane = new DataPlane(linuxIo(init.tunFd, init.vnetHeader, init.wakeFd), init, { post });
+  // The daemon's plane warms the JIT up in its idle turns (warmup.ts).
+  const plane = new DataPlane(linuxIo(init.tunFd, init.vnetHeader, init.wakeFd), { ...init, warmup: true }, { post });
   const mailbox = new Int32Array(init.mailbox);
   let seen = 0;
   const pollControl = () => {

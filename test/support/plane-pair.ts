@@ -52,7 +52,7 @@ function side(net: MemoryNetwork, n: 1 | 2, opts: PlanePairOptions): PlaneSide {
   const events: FromWorker[] = [];
   const plane = new DataPlane(
     host.io,
-    { tcpGro: opts.tcpGro ?? true, udpGro: opts.udpGro ?? true, mtu: 1420, workers: opts.workers ?? 1, env: {}, stats: stats.buffer },
+    { tcpGro: opts.tcpGro ?? true, udpGro: opts.udpGro ?? true, mtu: 1420, workers: opts.workers ?? 1, env: {}, stats: stats.buffer, warmup: opts.warmup ?? false },
     { post: (m) => events.push(m) },
   );
   plane.control({ type: "sockets", v4: host.v4, v6: host.v6 });
@@ -81,6 +81,8 @@ export interface PlanePairOptions {
   udpGro?: boolean;
   /** workers: data-plane threads per side (1: no crypto helpers). */
   workers?: number;
+  /** warmup: the JIT warm-up in idle turns, as the daemon runs it (off by default). */
+  warmup?: boolean;
 }
 
 const open = new Set<PlanePair>();

@@ -1,0 +1,162 @@
+// JIT warm-up for a new data plane. JavaScriptCore compiles a function to
+// fast machine code only after it has run many times; until then it is
+// interpreted, and a fresh daemon answered its first pings in 0.94 ms where a
+// warm one takes 0.46 ms (bench/latency.ts, this machine kind; upstream
+// wireguard-go, compiled ahead of time, 0.59 ms cold). So while a new data
+// plane has nothing to do, it runs the very code packets take through a
+// private pair of data planes on the in-memory I/O (io-memory.ts): a
+// handshake, lone pings (the small-packet path: no split, a job run on the
+// spot, no coalescing) and TSO super-packets each way (split, GSO, GRO,
+// coalescing). A slice runs only when no packet waits, looks for real
+// traffic between any two of its packets and stops at once when some
+// arrived, and is bounded in time besides; when the pair has carried
+// WARMUP_ROUNDS rounds it is dropped for the GC. The pair shares nothing
+// with the real device (own keys, stats, sockets), and sends nothing.
+import { checksum, pseudoHeaderChecksumNoFold, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VNET_HDR_LEN } from "../offload/index.ts";
+import type { CryptoBackend } from "../crypto/types.ts";
+import { generatePrivateKey, publicKeyOf } from "../wireguard/keys.ts";
+import type { WorkerPeerConfig } from "./dataplane-messages.ts";
+import type { DataPlane, DataPlaneOptions } from "./dataplane.ts";
+import { MemoryNetwork, parseIp, type MemoryHost } from "./io-memory.ts";
+import { SharedStats } from "./shared-stats.ts";
+
+/** WARMUP_ROUNDS: how many rounds (pings and super-packets both ways) the pair carries. */
+const WARMUP_ROUNDS = 400;
+const PINGS_PER_ROUND = 4;
+const MSS = 1368;
+const SEGMENTS = 46;
+const INNER = ["198.18.255.1", "198.18.255.2"] as const;
+const OUTER = ["198.18.254.1", "198.18.254.2"] as const;
+const PORT = 40000;
+
+type MakePlane = (host: MemoryHost, opts: DataPlaneOptions) => DataPlane;
+
+interface Side {
+  host: MemoryHost;
+  plane: DataPlane;
+  key: Uint8Array;
+  pub: Uint8Array;
+}
+
+export class Warmup {
+  private readonly net = new MemoryNetwork();
+  private readonly sides: [Side, Side];
+  private readonly pings: Uint8Array[];
+  private readonly supers: Uint8Array[];
+  private round = 0;
+  private step = 0;
+
+  /** makePlane builds a DataPlane (passed in: dataplane.ts owns the class and would otherwise import this file back). */
+  constructor(crypto: CryptoBackend, opts: DataPlaneOptions, makePlane: MakePlane) {
+    const side = (n: 0 | 1): Side => {
+      const host = this.net.host({ ip4: OUTER[n], port: PORT + n, vnetHeader: true, gso: true, gro: true });
+      const plane = makePlane(host, { ...opts, tcpGro: true, udpGro: true, workers: 1, stats: SharedStats.allocate(2).buffer, warmup: false });
+      plane.control({ type: "sockets", v4: host.v4, v6: null });
+      const key = generatePrivateKey(crypto);
+      return { host, plane, key, pub: publicKeyOf(crypto, key) };
+    };
+    this.sides = [side(0), side(1)];
+    for (const n of [0, 1] as const) {
+      const self = this.sides[n];
+      const other = this.sides[1 - n]!;
+      const peer: WorkerPeerConfig = {
+        publicKey: other.pub,
+        presharedKey: null,
+        persistentKeepaliveSec: 0,
+        allowedIps: [{ addr: parseIp(INNER[1 - n]!), cidr: 32 }],
+        slot: 0,
+        endpoint: { addr: parseIp(OUTER[1 - n]!), port: PORT + 1 - n },
+        keepaliveNow: false,
+      };
+      self.plane.control({ type: "config", privateKey: self.key, peers: [peer] });
+    }
+    this.pings = [ping(0), ping(1)];
+    this.supers = [superPacket(0), superPacket(1)];
+    for (const s of this.sides) s.host.tun.keepWrites = false;
+  }
+
+  /**
+   * slice carries packets for up to budgetMs, or until interrupted() says
+   * real work arrived (asked between any two packets); true once the
+   * warm-up is over (the caller then drops it).
+   */
+  slice(budgetMs: number, now: () => number, interrupted: () => boolean = () => false): boolean {
+    const until = now() + budgetMs;
+    while (this.round < WARMUP_ROUNDS && now() < until) {
+      // One round: PINGS_PER_ROUND pings then a super-packet from each side.
+      const step = this.step++;
+      const n = step % (2 * (PINGS_PER_ROUND + 1)) < PINGS_PER_ROUND + 1 ? 0 : 1;
+      const isSuper = step % (PINGS_PER_ROUND + 1) === PINGS_PER_ROUND;
+      this.sides[n]!.host.tun.inject(isSuper ? this.supers[n]! : this.pings[n]!);
+      this.pump();
+      if (step % (2 * (PINGS_PER_ROUND + 1)) === 2 * (PINGS_PER_ROUND + 1) - 1) this.round++;
+      if (interrupted()) return false;
+    }
+    if (this.round < WARMUP_ROUNDS) return false;
+    for (const s of this.sides) s.plane.shutdown();
+    return true;
+  }
+
+  private pump(): void {
+    for (let turns = 0; turns < 64; turns++) {
+      let busy = false;
+      for (const s of this.sides) {
+        if (s.host.idle && !s.plane.inFlight) continue;
+        s.plane.turn();
+        busy = true;
+      }
+      if (!busy) return;
+    }
+  }
+}
+
+/** ping is what a TUN read gives for a 64-byte ICMP echo request from side n to the other (no offload). */
+function ping(n: 0 | 1): Uint8Array {
+  const ip = ipv4Header(n, 1, 20 + 8 + 56);
+  const pkt = new Uint8Array(VNET_HDR_LEN + ip.length + 64);
+  pkt.set(ip, VNET_HDR_LEN);
+  pkt[VNET_HDR_LEN + 20] = 8; // echo request
+  return pkt;
+}
+
+/** superPacket is what a TUN read gives for a TSO TCP super-packet of SEGMENTS full segments (dossier 1.4). */
+function superPacket(n: 0 | 1): Uint8Array {
+  const payload = SEGMENTS * MSS;
+  const total = 20 + 20 + payload;
+  const pkt = new Uint8Array(VNET_HDR_LEN + total);
+  const v = new DataView(pkt.buffer);
+  pkt[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  pkt[1] = VIRTIO_NET_HDR_GSO_TCPV4;
+  v.setUint16(2, 40, true);
+  v.setUint16(4, MSS, true);
+  v.setUint16(6, 20, true);
+  v.setUint16(8, 16, true);
+  pkt.set(ipv4Header(n, 6, total), VNET_HDR_LEN);
+  const tcp = VNET_HDR_LEN + 20;
+  v.setUint16(tcp, 5201);
+  v.setUint16(tcp + 2, 5201);
+  v.setUint32(tcp + 4, 1);
+  v.setUint32(tcp + 8, 1);
+  pkt[tcp + 12] = 5 << 4;
+  pkt[tcp + 13] = 0x18; // ACK|PSH
+  v.setUint16(tcp + 14, 65535);
+  for (let i = 0; i < payload; i++) pkt[tcp + 20 + i] = i & 0xff;
+  // The kernel hands out CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum.
+  const pseudo = pseudoHeaderChecksumNoFold(pkt, VNET_HDR_LEN + 12, 4, 6, 20 + payload);
+  v.setUint16(tcp + 16, ~checksum(new Uint8Array(0), 0, 0, pseudo) & 0xffff);
+  return pkt;
+}
+
+function ipv4Header(n: 0 | 1, proto: number, total: number): Uint8Array {
+  const h = new Uint8Array(20);
+  const v = new DataView(h.buffer);
+  h[0] = 0x45;
+  v.setUint16(2, total);
+  v.setUint16(6, 0x4000);
+  h[8] = 64;
+  h[9] = proto;
+  h.set(parseIp(INNER[n]), 12);
+  h.set(parseIp(INNER[1 - n]!), 16);
+  v.setUint16(10, checksum(h, 0, 20, 0));
+  return h;
+}
