@@ -35,6 +35,8 @@ try {
       const s = await setUp(impl, seq++, keys);
       try {
         await waitForPath(s.a, s.target);
+        // LATENCY_SETTLE_MS: wait this long after the handshake before the first pings (how long a warm-up takes).
+        await Bun.sleep(Number(process.env.LATENCY_SETTLE_MS ?? 0));
         const cold = median(await pingTimes(s.a, s.target, 100, 0.01));
         await iperf3(s.a, s.b, s.target, { seconds: 3 });
         const warm = median(await pingTimes(s.a, s.target, 100, 0.01));
