@@ -1,8 +1,11 @@
 // JIT warm-up for a new data plane. JavaScriptCore compiles a function to
 // fast machine code only after it has run many times; until then it is
-// interpreted, and a fresh daemon answered its first pings in 0.94 ms where a
-// warm one takes 0.46 ms (bench/latency.ts, this machine kind; upstream
-// wireguard-go, compiled ahead of time, 0.59 ms cold). So while a new data
+// interpreted, and a fresh daemon answered its first pings in 0.97 ms where a
+// warm one takes 0.47 ms (bench/latency.ts, this machine kind; upstream
+// wireguard-go, compiled ahead of time, 0.53 ms cold). With this warm-up the
+// first pings take 0.68–0.72 ms: what stays cold is the Linux I/O code
+// (udp-sender.ts, the recvmmsg parsing), which the private pair cannot run
+// without real sockets. So while a new data
 // plane has nothing to do, it runs the very code packets take through a
 // private pair of data planes on the in-memory I/O (io-memory.ts): a
 // handshake, lone pings (the small-packet path: no split, a job run on the
@@ -20,8 +23,16 @@ import type { DataPlane, DataPlaneOptions } from "./dataplane.ts";
 import { MemoryNetwork, parseIp, type MemoryHost } from "./io-memory.ts";
 import { SharedStats } from "./shared-stats.ts";
 
-/** WARMUP_ROUNDS: how many rounds (pings and super-packets both ways) the pair carries. */
-const WARMUP_ROUNDS = 400;
+/** WARMUP_ROUNDS: how many rounds (pings and super-packets both ways) the pair carries (~0.3 s of CPU here). */
+const WARMUP_ROUNDS = 150;
+/**
+ * WARMUP_CPU_BUDGET_MS: a machine on which the whole warm-up would take
+ * longer than this (an emulated one: a round takes 20 times as long under
+ * qemu's TCG) gives it up after PROBE_ROUNDS: the CPU is better left to the
+ * host's other work than spent to save a few tenths of a millisecond.
+ */
+const WARMUP_CPU_BUDGET_MS = 1500;
+const PROBE_ROUNDS = 10;
 const PINGS_PER_ROUND = 4;
 const MSS = 1368;
 const SEGMENTS = 46;
@@ -45,6 +56,7 @@ export class Warmup {
   private readonly supers: Uint8Array[];
   private round = 0;
   private step = 0;
+  private spentMs = 0;
 
   /** makePlane builds a DataPlane (passed in: dataplane.ts owns the class and would otherwise import this file back). */
   constructor(crypto: CryptoBackend, opts: DataPlaneOptions, makePlane: MakePlane) {
@@ -81,7 +93,8 @@ export class Warmup {
    * warm-up is over (the caller then drops it).
    */
   slice(budgetMs: number, now: () => number, interrupted: () => boolean = () => false): boolean {
-    const until = now() + budgetMs;
+    const start = now();
+    const until = start + budgetMs;
     while (this.round < WARMUP_ROUNDS && now() < until) {
       // One round: PINGS_PER_ROUND pings then a super-packet from each side.
       const step = this.step++;
@@ -90,8 +103,10 @@ export class Warmup {
       this.sides[n]!.host.tun.inject(isSuper ? this.supers[n]! : this.pings[n]!);
       this.pump();
       if (step % (2 * (PINGS_PER_ROUND + 1)) === 2 * (PINGS_PER_ROUND + 1) - 1) this.round++;
-      if (interrupted()) return false;
+      if (interrupted()) break;
     }
+    this.spentMs += now() - start;
+    if (this.round >= PROBE_ROUNDS && (this.spentMs / this.round) * WARMUP_ROUNDS > WARMUP_CPU_BUDGET_MS) this.round = WARMUP_ROUNDS;
     if (this.round < WARMUP_ROUNDS) return false;
     for (const s of this.sides) s.plane.shutdown();
     return true;
