@@ -58,15 +58,6 @@ const CONTROL_RETRY_MS = 1;
 /** WARMUP_SLICE_MS bounds one idle turn's JIT warm-up (it also stops as soon as real traffic arrives). */
 const WARMUP_SLICE_MS = 2;
 
-/**
- * busyPollMs: after a turn that moved packets, keep polling (epoll_wait with
- * no timeout) this long before sleeping, so the next packet of an exchange
- * (a reply) is taken without a wake-up. TUNNEL_BUSY_POLL_US, default 0.
- */
-function busyPollMs(env: Record<string, string | undefined>): number {
-  const us = Number(env.TUNNEL_BUSY_POLL_US ?? 0);
-  return Number.isFinite(us) && us > 0 ? Math.min(us, 10_000) / 1000 : 0;
-}
 
 export interface DataPlaneOptions {
   tcpGro: boolean;
@@ -94,8 +85,6 @@ export class DataPlane {
   private readonly heapDebug: HeapDebug | null;
   private nextTimerAt = 0;
   private stopping = false;
-  private readonly busyPollMs: number;
-  private pollUntil = 0;
   /** The JIT warm-up still to run (null: none, or done), and whether it was started. */
   private warmup: Warmup | null = null;
   private warmupPending: boolean;
@@ -110,7 +99,6 @@ export class DataPlane {
     events: PlaneEvents,
   ) {
     this.heapDebug = HeapDebug.from(opts.env, "worker");
-    this.busyPollMs = busyPollMs(opts.env);
     this.warmupPending = opts.warmup === true && opts.env.TUNNEL_JIT_WARMUP !== "0";
     this.opts = opts;
     let log = (_: string): void => {};
@@ -161,7 +149,7 @@ export class DataPlane {
     const clock = ctx.clock;
     ctx.c[C.loopIterations]!++;
     let now = clock.now();
-    const busy = this.handshakes.pending > 0 || this.outbound.inFlight || this.inbound.inFlight || now < this.pollUntil || this.warmupPending;
+    const busy = this.handshakes.pending > 0 || this.outbound.inFlight || this.inbound.inFlight || this.warmupPending;
     const timeout = busy ? 0 : Math.max(0, Math.min(this.nextTimerAt - now, ctx.dirty ? BUSY_PUBLISH_MS : IDLE_WAIT_MS));
     const ready = this.readyAhead !== 0 ? this.readyAhead : this.io.poller.wait(timeout);
     this.readyAhead = 0;
@@ -174,7 +162,7 @@ export class DataPlane {
     if ((ready & (READY_TUN | READY_V4 | READY_V6)) === 0) {
       this.settle(now);
       if (this.warmupPending && !this.inFlight && this.handshakes.pending === 0) this.warmUp();
-    } else if (this.busyPollMs > 0) this.pollUntil = now + this.busyPollMs;
+    }
     if (this.handshakes.pending > 0) this.handshakes.process(clock.now());
     now = clock.now();
     if (now >= this.nextTimerAt || (ctx.dirty && ready === 0)) {
