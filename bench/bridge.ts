@@ -88,6 +88,6 @@ const lines = [
       `| ${s.mode} | ${s.gbps.toFixed(2)} (${s.gbpsMin.toFixed(2)}–${s.gbpsMax.toFixed(2)}) | ${(s.gbps / simpletun).toFixed(1)}× | ${(s.gbps / novnet).toFixed(1)}× | ${s.retransmits} | ${s.cpuSecondsPerGB.toFixed(2)} | ${s.segmentsPerRead.toFixed(1)} |`,
   ),
 ];
-process.stdout.write(lines.join("\n") + "\n");
+process.stdout.write(`${lines.join("\n")}\n`);
 const jsonPath = flag("json", "");
 if (jsonPath) await Bun.write(jsonPath, JSON.stringify({ seconds: SECONDS, runs: RUNS, summary, samples }, null, 2));

@@ -130,14 +130,42 @@ async function measureRow(impl: Impl, kind: string, rate: number | "max", second
 
     await pingTimes(setup.a, setup.target, 3, 0.2); // A ↔ B handshake before anything is measured
     const unflooded = await iperf3(setup.a, b, setup.target, { seconds: 3 });
-    const control = spawnIn(c, [process.execPath, FLOOD, "--target", `${B_FLOOD_SIDE}:9`, "--kind", kind, "--pubkey", keys.b.pub,
-      "--rate", String(rate), "--seconds", "5", "--json", "--quiet"]);
+    const control = spawnIn(c, [
+      process.execPath,
+      FLOOD,
+      "--target",
+      `${B_FLOOD_SIDE}:9`,
+      "--kind",
+      kind,
+      "--pubkey",
+      keys.b.pub,
+      "--rate",
+      String(rate),
+      "--seconds",
+      "5",
+      "--json",
+      "--quiet",
+    ]);
     await Bun.sleep(1000);
     const controlled = await iperf3(setup.a, b, setup.target, { seconds: 3 }).catch(() => ({ bitsPerSecond: 0 }));
     await control.finished;
 
-    const flood = spawnIn(c, [process.execPath, FLOOD, "--target", `${B_FLOOD_SIDE}:${B_PORT}`, "--kind", kind, "--pubkey", keys.b.pub,
-      "--rate", String(rate), "--seconds", String(seconds), "--json", "--quiet"]);
+    const flood = spawnIn(c, [
+      process.execPath,
+      FLOOD,
+      "--target",
+      `${B_FLOOD_SIDE}:${B_PORT}`,
+      "--kind",
+      kind,
+      "--pubkey",
+      keys.b.pub,
+      "--rate",
+      String(rate),
+      "--seconds",
+      String(seconds),
+      "--json",
+      "--quiet",
+    ]);
     await Bun.sleep(1000);
     const [pings, fresh] = await Promise.all([pingTimes(setup.a, setup.target, 400, 0.01), firstReplySeconds(d, "198.18.0.2", 8)]);
     const flooded = await iperf3(setup.a, b, setup.target, { seconds: 3 }).catch(() => ({ bitsPerSecond: 0 }));
@@ -205,7 +233,9 @@ if (import.meta.main) {
       rows.push(row);
     }
   }
-  console.log(`${o.kind} flood side-by-side, ${machine.date}, commit ${machine.gitCommit}${machine.gitDirty ? " (dirty)" : ""}, ${machine.cpuModel}, ${machine.cores} cores, ${machine.wireguardGo}\n`);
+  console.log(
+    `${o.kind} flood side-by-side, ${machine.date}, commit ${machine.gitCommit}${machine.gitDirty ? " (dirty)" : ""}, ${machine.cpuModel}, ${machine.cores} cores, ${machine.wireguardGo}\n`,
+  );
   console.log(markdown(rows));
   const out = join(ROOT, "bench/results", `flood-${Date.now()}.json`);
   run(["mkdir", "-p", join(ROOT, "bench/results")]);

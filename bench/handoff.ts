@@ -88,6 +88,10 @@ function crossCore(handOff: boolean): number {
   Atomics.store(flags, 2, 0);
   return cross.view.sealNs[0]! / (batches * BATCH);
 }
-console.log(`AEAD seals of 1420 bytes (${crypto.name}): 1 thread ${perSec(one).toFixed(2)} M/s; 2 threads ${perSec(mine + theirs).toFixed(2)} M/s (${((mine + theirs) / one).toFixed(2)}×)`);
-console.log(`a seal of ${PACKET} bytes another thread wrote and reads back: ${alone.toFixed(0)} ns when that thread seals it itself, ${handedOff.toFixed(0)} ns on the other thread (${(handedOff / alone).toFixed(2)}×)`);
+console.log(
+  `AEAD seals of 1420 bytes (${crypto.name}): 1 thread ${perSec(one).toFixed(2)} M/s; 2 threads ${perSec(mine + theirs).toFixed(2)} M/s (${((mine + theirs) / one).toFixed(2)}×)`,
+);
+console.log(
+  `a seal of ${PACKET} bytes another thread wrote and reads back: ${alone.toFixed(0)} ns when that thread seals it itself, ${handedOff.toFixed(0)} ns on the other thread (${(handedOff / alone).toFixed(2)}×)`,
+);
 worker.terminate();

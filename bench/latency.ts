@@ -21,7 +21,17 @@ const tunnelBin = join(ROOT, "dist/tunnel");
 const variants = (process.env.LATENCY_TUNNEL_VARIANTS ?? "").split(";").filter((v) => v.trim() !== "");
 const impls: Impl[] = [
   { id: "tunnel", bin: tunnelBin, ours: true },
-  ...variants.map((v) => ({ id: `tunnel ${v.trim()}`, bin: tunnelBin, ours: true, env: Object.fromEntries(v.trim().split(/\s+/).map((kv) => kv.split("=") as [string, string])) })),
+  ...variants.map((v) => ({
+    id: `tunnel ${v.trim()}`,
+    bin: tunnelBin,
+    ours: true,
+    env: Object.fromEntries(
+      v
+        .trim()
+        .split(/\s+/)
+        .map((kv) => kv.split("=") as [string, string]),
+    ),
+  })),
   ...process.argv.slice(2).map((bin) => ({ id: bin, bin })),
 ];
 removeStale(PREFIX);
@@ -40,7 +50,8 @@ try {
         const cold = median(await pingTimes(s.a, s.target, 100, 0.01));
         await iperf3(s.a, s.b, s.target, { seconds: 3 });
         const warm = median(await pingTimes(s.a, s.target, 100, 0.01));
-        (rows[impl.id] ??= { cold: [], warm: [] }).cold.push(cold);
+        rows[impl.id] ??= { cold: [], warm: [] };
+        rows[impl.id]!.cold.push(cold);
         rows[impl.id]!.warm.push(warm);
         process.stderr.write(`run ${r + 1} ${impl.id}: cold ${cold.toFixed(3)} ms, warm ${warm.toFixed(3)} ms\n`);
       } finally {

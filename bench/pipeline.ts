@@ -41,7 +41,11 @@ export async function measurePipeline(seconds: number, workers = 1): Promise<Pip
   const packets: Uint8Array[] = [];
   let seq = 1;
   const next = () => {
-    const pkt = superPacket("tcp4", { src: a.inner4, dst: b.inner4, sport: 40000, dport: 5201, seq, ack: 1, flags: TCP_ACK | TCP_PSH, payload: SEGMENTS * MSS }, MSS);
+    const pkt = superPacket(
+      "tcp4",
+      { src: a.inner4, dst: b.inner4, sport: 40000, dport: 5201, seq, ack: 1, flags: TCP_ACK | TCP_PSH, payload: SEGMENTS * MSS },
+      MSS,
+    );
     seq = (seq + SEGMENTS * MSS) >>> 0;
     return pkt;
   };
@@ -110,7 +114,9 @@ if (import.meta.main) {
   for (const [w, r] of results) {
     const ratio = base === undefined ? "n/a" : `${(r.pipelineGbps / base.pipelineGbps).toFixed(2)}×`;
     const share = `${Math.round(r.helperShare.seal * 100)} % / ${Math.round(r.helperShare.open * 100)} %`;
-    console.log(`| ${w} | ${r.outboundNs.toFixed(0)} | ${r.inboundNs.toFixed(0)} | ${r.pipelineGbps.toFixed(2)} | ${ratio} | ${share} | ${r.heapObjectsPerPacket.toFixed(3)} |`);
+    console.log(
+      `| ${w} | ${r.outboundNs.toFixed(0)} | ${r.inboundNs.toFixed(0)} | ${r.pipelineGbps.toFixed(2)} | ${ratio} | ${share} | ${r.heapObjectsPerPacket.toFixed(3)} |`,
+    );
   }
   const two = results.find(([w]) => w === 2)?.[1];
   if (base !== undefined && two !== undefined) {

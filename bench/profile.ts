@@ -220,7 +220,7 @@ function attribute(s: Sample, m: Measured, jit: Map<number, JitMap>): Attributed
   const code = jit.get(s.pid)?.lookup(s.ip, s.timeNs);
   if (code) return { who, component: C.js, detail: code.fn, tier: code.tier };
   if (s.dso === "[unknown]" || s.dso.startsWith("/tmp/perf-") || s.dso.startsWith("//anon")) return { who, component: C.jitUnknown, detail: s.sym };
-  return { who, component: C.otherLib, detail: `${dso}${UNKNOWN(s.sym) ? "" : ": " + s.sym}` };
+  return { who, component: C.otherLib, detail: `${dso}${UNKNOWN(s.sym) ? "" : `: ${s.sym}`}` };
 }
 
 // ------------------------------------------------------------------ report
@@ -238,7 +238,10 @@ function tally(list: Attributed[], key: (a: Attributed) => string): Row[] {
   for (const a of list) {
     const k = key(a);
     let r = rows.get(k);
-    if (!r) rows.set(k, (r = { name: k, sender: 0, receiver: 0, rest: 0, tierSet: new Set() }));
+    if (!r) {
+      r = { name: k, sender: 0, receiver: 0, rest: 0, tierSet: new Set() };
+      rows.set(k, r);
+    }
     r[a.who]++;
     if (a.tier) r.tierSet.add(a.tier);
   }
@@ -283,18 +286,28 @@ async function main(): Promise<void> {
     const p = (s = "") => out.push(s);
     p(`# Profile: tunnel daemons under iperf3 single-stream TCP${REVERSE ? " (-R)" : ""}`);
     p();
-    p(`Two run-device.ts daemons in namespaces over veth, MTU ${MTU}; perf record -a, cpu-clock every ${PERIOD_NS / 1000} µs on ${ncpu} CPUs, ${sampled.toFixed(2)} s sampled in the middle of a ${m.iperf.seconds.toFixed(1)} s flow.`);
+    p(
+      `Two run-device.ts daemons in namespaces over veth, MTU ${MTU}; perf record -a, cpu-clock every ${PERIOD_NS / 1000} µs on ${ncpu} CPUs, ${sampled.toFixed(2)} s sampled in the middle of a ${m.iperf.seconds.toFixed(1)} s flow.`,
+    );
     p();
     p(`| | |`);
     p(`| --- | --- |`);
     p(`| throughput (whole iperf3 run) | ${(m.iperf.bitsPerSecond / 1e9).toFixed(2)} Gb/s, ${m.iperf.retransmits} retransmits |`);
-    p(`| throughput (sampled window, sender TUN bytes) | ${((gb * 8) / sampled).toFixed(2)} Gb/s, ≈ ${Math.round(wirePackets)} wire packets (${(m.window.tunBytes / Math.max(1, m.window.tunPackets) / 1024).toFixed(1)} KiB per TUN read) |`);
-    p(`| daemon CPU, /proc (${m.window.seconds.toFixed(2)} s around perf) | sender ${m.window.cpuSender.toFixed(2)} s, receiver ${m.window.cpuReceiver.toFixed(2)} s → ${((m.window.cpuSender + m.window.cpuReceiver) / (m.window.tunBytes / 1e9)).toFixed(2)} CPU-s/GB |`);
-    p(`| daemon CPU, perf samples | sender ${sec(nSender).toFixed(2)} s, receiver ${sec(nReceiver).toFixed(2)} s → ${(sec(nSender + nReceiver) / gb).toFixed(2)} CPU-s/GB |`);
+    p(
+      `| throughput (sampled window, sender TUN bytes) | ${((gb * 8) / sampled).toFixed(2)} Gb/s, ≈ ${Math.round(wirePackets)} wire packets (${(m.window.tunBytes / Math.max(1, m.window.tunPackets) / 1024).toFixed(1)} KiB per TUN read) |`,
+    );
+    p(
+      `| daemon CPU, /proc (${m.window.seconds.toFixed(2)} s around perf) | sender ${m.window.cpuSender.toFixed(2)} s, receiver ${m.window.cpuReceiver.toFixed(2)} s → ${((m.window.cpuSender + m.window.cpuReceiver) / (m.window.tunBytes / 1e9)).toFixed(2)} CPU-s/GB |`,
+    );
+    p(
+      `| daemon CPU, perf samples | sender ${sec(nSender).toFixed(2)} s, receiver ${sec(nReceiver).toFixed(2)} s → ${(sec(nSender + nReceiver) / gb).toFixed(2)} CPU-s/GB |`,
+    );
     // A tickless idle CPU takes fewer cpu-clock samples than it should; the
     // coverage says how much of the CPUs' time the samples account for.
     const expected = (sampled * ncpu * 1e9) / PERIOD_NS;
-    p(`| samples | ${total} = ${((100 * total) / expected).toFixed(0)}% of ${ncpu} CPUs × ${sampled.toFixed(2)} s (missing ones are mostly idle time); sender pid ${m.senderPid}: ${nSender}, receiver pid ${m.receiverPid}: ${nReceiver} |`);
+    p(
+      `| samples | ${total} = ${((100 * total) / expected).toFixed(0)}% of ${ncpu} CPUs × ${sampled.toFixed(2)} s (missing ones are mostly idle time); sender pid ${m.senderPid}: ${nSender}, receiver pid ${m.receiverPid}: ${nReceiver} |`,
+    );
     const jitCodes = [...jit.values()].reduce((s, j) => s + j.size, 0);
     p(`| jitdump | ${jit.size} files, ${jitCodes} code loads |`);
     p();
@@ -308,14 +321,21 @@ async function main(): Promise<void> {
     const comps = tally(attributed, (a) => a.component);
     for (const r of comps) {
       const all = r.sender + r.receiver + r.rest;
-      p(`| ${r.name} | ${pct(r.sender)} | ${pct(r.receiver)} | ${pct(all)} | ${nsPerPkt(r.sender).toFixed(0)} | ${nsPerPkt(r.receiver).toFixed(0)} | ${nsPerPkt(all).toFixed(0)} |`);
+      p(
+        `| ${r.name} | ${pct(r.sender)} | ${pct(r.receiver)} | ${pct(all)} | ${nsPerPkt(r.sender).toFixed(0)} | ${nsPerPkt(r.receiver).toFixed(0)} | ${nsPerPkt(all).toFixed(0)} |`,
+      );
     }
-    p(`| **daemons total** | ${pct(nSender)} | ${pct(nReceiver)} | ${pct(nSender + nReceiver)} | ${nsPerPkt(nSender).toFixed(0)} | ${nsPerPkt(nReceiver).toFixed(0)} | ${nsPerPkt(nSender + nReceiver).toFixed(0)} |`);
+    p(
+      `| **daemons total** | ${pct(nSender)} | ${pct(nReceiver)} | ${pct(nSender + nReceiver)} | ${nsPerPkt(nSender).toFixed(0)} | ${nsPerPkt(nReceiver).toFixed(0)} | ${nsPerPkt(nSender + nReceiver).toFixed(0)} |`,
+    );
     p();
 
     const detail = (title: string, comp: Component | Component[], top: number, withTiers = false): Row[] => {
       const set = new Set<Component>(Array.isArray(comp) ? comp : [comp]);
-      const rows = tally(attributed.filter((a) => set.has(a.component)), (a) => a.detail || "[unknown]");
+      const rows = tally(
+        attributed.filter((a) => set.has(a.component)),
+        (a) => a.detail || "[unknown]",
+      );
       if (rows.length === 0) return rows;
       p(`## ${title}`);
       p();
@@ -324,7 +344,9 @@ async function main(): Promise<void> {
       for (const r of rows.slice(0, top)) {
         const all = r.sender + r.receiver + r.rest;
         const name = r.name.replace(/\|/g, "\\|");
-        p(`| ${name}${withTiers ? ` | ${(r.tiers ?? []).join(", ")}` : ""} | ${pct(r.sender)} | ${pct(r.receiver)} | ${pct(all)} | ${nsPerPkt(all).toFixed(0)} |`);
+        p(
+          `| ${name}${withTiers ? ` | ${(r.tiers ?? []).join(", ")}` : ""} | ${pct(r.sender)} | ${pct(r.receiver)} | ${pct(all)} | ${nsPerPkt(all).toFixed(0)} |`,
+        );
       }
       if (rows.length > top) {
         const rest = rows.slice(top).reduce((s, r) => s + r.sender + r.receiver + r.rest, 0);
@@ -338,7 +360,9 @@ async function main(): Promise<void> {
     if (kernelRows.length > 0) {
       // cpu-clock samples come from a timer interrupt (not an NMI), so time
       // spent with interrupts off is charged to where they come back on.
-      p(`cpu-clock samples come from a timer interrupt: time with interrupts off (the softirq network work that sendmmsg/TUN writes trigger: veth, UDP, TCP) is charged to where interrupts are re-enabled, e.g. handle_softirqs and _raw_spin_unlock_irqrestore.`);
+      p(
+        `cpu-clock samples come from a timer interrupt: time with interrupts off (the softirq network work that sendmmsg/TUN writes trigger: veth, UDP, TCP) is charged to where interrupts are re-enabled, e.g. handle_softirqs and _raw_spin_unlock_irqrestore.`,
+      );
       p();
     }
     const libcRows = detail("libc symbols in the daemons", C.libc, 10);
@@ -381,7 +405,7 @@ async function main(): Promise<void> {
         otherProcesses: otherRows,
         threads,
       };
-      writeFileSync(JSON_PATH, JSON.stringify(json, null, 2) + "\n");
+      writeFileSync(JSON_PATH, `${JSON.stringify(json, null, 2)}\n`);
     }
     if (KEEP) console.error(`kept perf data and jitdumps in ${workDir} (perf report -i ${join(workDir, "perf.data")})`);
   } finally {

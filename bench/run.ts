@@ -30,7 +30,7 @@ const TUNNEL_BIN = join(ROOT, "dist/tunnel");
 /** The kill switches that take `tunnel` back to one packet per syscall (see src/device/). */
 const OFFLOADS_OFF = { TUNNEL_DISABLE_VNET_HDR: "1", TUNNEL_DISABLE_UDP_GSO: "1", TUNNEL_DISABLE_UDP_GRO_SOCKET: "1" };
 
-const log = (line: string) => process.stderr.write(line + "\n");
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
 function checkPrerequisites(): void {
   if (process.getuid?.() !== 0) throw new Error("the benchmark needs root (network namespaces, TUN devices): run it with sudo");
@@ -82,8 +82,8 @@ function describeSample(s: Sample): string {
   const parts = [`${s.gbps.toFixed(2)} Gb/s`, `${s.retransmits} retr`];
   if (s.cpuSecondsPerGB !== null) parts.push(`${s.cpuSecondsPerGB.toFixed(2)} CPU-s/GB`);
   if (s.peakRssMB !== null) parts.push(`RSS ${s.peakRssMB.map((x) => x.toFixed(0)).join("/")} MB`);
-  parts.push(`ping ${s.pingMs === null ? "none" : s.pingMs.toFixed(3) + " ms"}`);
-  if (s.mode === "single") parts.push(`loaded ping ${s.loadedPingMs === null ? "none" : s.loadedPingMs.toFixed(2) + " ms"}`);
+  parts.push(`ping ${s.pingMs === null ? "none" : `${s.pingMs.toFixed(3)} ms`}`);
+  if (s.mode === "single") parts.push(`loaded ping ${s.loadedPingMs === null ? "none" : `${s.loadedPingMs.toFixed(2)} ms`}`);
   if (s.udpRcvbufErrors > 0) parts.push(`${s.udpRcvbufErrors} UDP rcvbuf drops`);
   if (s.tunDrops) parts.push(`${s.tunDrops} TUN drops`);
   return parts.join(", ");
@@ -134,7 +134,9 @@ try {
   const total = plan.length * impls.length;
   if (total > 0) {
     const estimate = Math.round((total * (o.seconds + 4) + o.soak) / 60);
-    log(`bench: ${impls.map((i) => i.id).join(", ")}; ${o.seconds} s × ${o.runs} run(s)${o.extras ? " + -P 4 + -R" : ""}; ${total} measurements, about ${estimate} min`);
+    log(
+      `bench: ${impls.map((i) => i.id).join(", ")}; ${o.seconds} s × ${o.runs} run(s)${o.extras ? " + -P 4 + -R" : ""}; ${total} measurements, about ${estimate} min`,
+    );
   }
   let done = 0;
   for (const step of plan) {
@@ -174,9 +176,25 @@ try {
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   const stamp = machine.date.replace(/:/g, "-").replace(/\.\d+Z$/, "Z");
   const jsonPath = o.json ?? join(ROOT, "bench/results", `bench-${stamp}.json`);
-  await Bun.write(jsonPath, JSON.stringify({ machine, tunnel: { source: TUNNEL_BIN, built: tunnelBuild, measuredCopy: tunnelCopy }, options: o, implementations: impls, summaries, samples, failures, soak: soakResult }, null, 2) + "\n");
+  await Bun.write(
+    jsonPath,
+    `${JSON.stringify(
+      {
+        machine,
+        tunnel: { source: TUNNEL_BIN, built: tunnelBuild, measuredCopy: tunnelCopy },
+        options: o,
+        implementations: impls,
+        summaries,
+        samples,
+        failures,
+        soak: soakResult,
+      },
+      null,
+      2,
+    )}\n`,
+  );
   out.push(`JSON: ${jsonPath}`);
-  process.stdout.write(out.join("\n") + "\n");
+  process.stdout.write(`${out.join("\n")}\n`);
   log(`bench: done in ${elapsed()}`);
   if (failures.length > 0 || (soakResult && !soakResult.pass)) process.exitCode = 1;
 } finally {

@@ -36,7 +36,12 @@ import {
 import { superPacket } from "../test/offload/packets.ts";
 import { finishHandshake, makePair, startHandshake } from "../test/wireguard/helpers.ts";
 
-const SLOTS = 128, STRIDE = 65535, HEADROOM = 16, MTU = 1420, MSS = 1368, SEGS = 47;
+const SLOTS = 128,
+  STRIDE = 65535,
+  HEADROOM = 16,
+  MTU = 1420,
+  MSS = 1368,
+  SEGS = 47;
 const crypto = selectBackend(process.env).backend;
 const now0 = performance.now();
 const pair = makePair({ crypto, peer: { mtu: MTU } });
@@ -60,7 +65,10 @@ let seq = 1;
 function tcpSeq(b: Uint8Array, off: number, v: number) {
   // TCP sequence at IPv4(20) + 4 after the vnet header
   const p = off + VNET_HDR_LEN + 20 + 4;
-  b[p] = v >>> 24; b[p + 1] = (v >>> 16) & 255; b[p + 2] = (v >>> 8) & 255; b[p + 3] = v & 255;
+  b[p] = v >>> 24;
+  b[p + 1] = (v >>> 16) & 255;
+  b[p + 2] = (v >>> 8) & 255;
+  b[p + 3] = v & 255;
 }
 
 function txPart(): number {
@@ -81,7 +89,8 @@ function rxPart(segs: number): void {
   let p = landingOff;
   for (let i = 0; i < segs; i++) {
     const from = tx.offs[i]! - 16;
-    const src = txSlab.buf, dst = rxSlab.buf;
+    const src = txSlab.buf,
+      dst = rxSlab.buf;
     for (let j = 0; j < sealedLens[i]!; j++) dst[p + j] = src[from + j]!; // no subarray: it would allocate
     p += sealedLens[i]!;
   }
@@ -122,13 +131,16 @@ function measure(name: string, iters: number, f: () => void): void {
 
 console.log(`backend ${crypto.name}`);
 const segsRef = { n: 0 };
-measure("TX split+seal", 2000, () => { segsRef.n = txPart(); });
+measure("TX split+seal", 2000, () => {
+  segsRef.n = txPart();
+});
 measure("TX+RX open+copy+coalesce", 2000, () => rxPart(txPart()));
 
 // B's TX in a bulk download is pure ACKs: one small packet per TUN read,
 // sealed one by one with Tunn.encapsulate (not the batch form), then drained.
 const ack = new Uint8Array(raw.subarray(VNET_HDR_LEN, VNET_HDR_LEN + 52));
-ack[2] = 0; ack[3] = 52; // IPv4 total length: a bare 52-byte ACK
+ack[2] = 0;
+ack[3] = 52; // IPv4 total length: a bare 52-byte ACK
 measure("TX single encapsulate (ACKs) + drain", 2000, () => {
   const now = performance.now();
   for (let i = 0; i < SEGS; i++) {

@@ -26,7 +26,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const TUNNEL_BIN = join(ROOT, "dist/tunnel");
 /** WARM_UP_S: buffer pools and JIT caches fill first; drift is measured from here. */
 const WARM_UP_S = 10;
-const log = (line: string) => process.stderr.write(line + "\n");
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
 export interface SoakFigures {
   impl: string;
@@ -90,7 +90,8 @@ async function soakOne(impl: Impl, seconds: number, rate: string, seq: number, k
       const timer = setInterval(() => {
         sample();
         const n = rss[0]!.length - 1;
-        if (n % 30 === 0) log(`  ${impl.id} ${n} s: RSS ${rss.map((x) => x.at(-1)!.toFixed(0)).join(" / ")} MB, handshakes seen ${seen.map((x) => x.size).join(" / ")}`);
+        if (n % 30 === 0)
+          log(`  ${impl.id} ${n} s: RSS ${rss.map((x) => x.at(-1)!.toFixed(0)).join(" / ")} MB, handshakes seen ${seen.map((x) => x.size).join(" / ")}`);
       }, 1000);
       const killer = setTimeout(() => cli.proc.kill("SIGKILL"), (seconds + 30) * 1000);
       const code = await cli.finished;
@@ -143,7 +144,7 @@ function markdown(results: SoakFigures[], rate: string): string {
       return `| ${r.impl} | ${f(r.minMbps)} | ${r.minMbpsAtRekey === null ? "-" : f(r.minMbpsAtRekey)} | ${f(r.medianMbps)} | ${r.secondsBelowHalfCap} | ${r.retransmits} | ${r.handshakes.a} / ${r.handshakes.b} (${r.rekeyAtSeconds.join(", ") || "none"}) | ${mem(a!)} | ${f(a!.drift)} | ${mem(b!)} | ${f(b!.drift)} |`;
     }),
   ];
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 async function main(): Promise<void> {
@@ -158,7 +159,8 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("the soak needs root (network namespaces, TUN devices)");
   if (!existsSync(TUNNEL_BIN)) {
     log("dist/tunnel is missing: building it (bun build.ts)");
-    if (Bun.spawnSync([process.execPath, "build.ts"], { cwd: ROOT, stdout: "inherit", stderr: "inherit" }).exitCode !== 0) throw new Error("bun build.ts failed");
+    if (Bun.spawnSync([process.execPath, "build.ts"], { cwd: ROOT, stdout: "inherit", stderr: "inherit" }).exitCode !== 0)
+      throw new Error("bun build.ts failed");
   }
   const impls: Impl[] = [{ id: "tunnel", bin: TUNNEL_BIN, ours: true }];
   const wgGo = Bun.which("wireguard-go");
@@ -177,8 +179,8 @@ async function main(): Promise<void> {
       log(`soak: ${impl.id}, ${seconds} s at ${values.rate}bit/s`);
       results.push(await soakOne(impl, seconds, values.rate, seq++, keys));
     }
-    process.stdout.write(`${run(["uname", "-r"]).trim()}, ${navigator.hardwareConcurrency} CPUs\n\n` + markdown(results, values.rate));
-    if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2) + "\n");
+    process.stdout.write(`${run(["uname", "-r"]).trim()}, ${navigator.hardwareConcurrency} CPUs\n\n${markdown(results, values.rate)}`);
+    if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

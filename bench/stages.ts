@@ -30,7 +30,9 @@ async function printMicro(): Promise<void> {
   console.log(`\nThe data plane in process (bench/pipeline.ts), ns per 1420-byte packet, Gb/s/core = 1420×8/ns:`);
   console.log(`  outbound (read, split, route, seal, send)     ${r.outboundNs.toFixed(0).padStart(6)}  ${(PACKET_BITS / r.outboundNs).toFixed(2).padStart(6)}`);
   console.log(`  inbound (receive, open, coalesce, write)      ${r.inboundNs.toFixed(0).padStart(6)}  ${(PACKET_BITS / r.inboundNs).toFixed(2).padStart(6)}`);
-  console.log(`  both on one core                              ${(r.outboundNs + r.inboundNs).toFixed(0).padStart(6)}  ${r.pipelineGbps.toFixed(2).padStart(6)}`);
+  console.log(
+    `  both on one core                              ${(r.outboundNs + r.inboundNs).toFixed(0).padStart(6)}  ${r.pipelineGbps.toFixed(2).padStart(6)}`,
+  );
   console.log(`  heap objects left per packet: ${r.heapObjectsPerPacket.toFixed(3)}`);
 }
 

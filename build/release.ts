@@ -51,7 +51,11 @@ export function unitFiles(dir: string = UNITS_DIR): string[] {
 }
 
 function archiveReadme(version: string, t: ReleaseTarget, units: readonly string[]): string {
-  const cpu = t.baseline ? "x86-64 CPUs without AVX2 (before Haswell, some virtual CPUs)" : t.arch === "arm64" ? "64-bit ARM (aarch64)" : "x86-64 CPUs with AVX2";
+  const cpu = t.baseline
+    ? "x86-64 CPUs without AVX2 (before Haswell, some virtual CPUs)"
+    : t.arch === "arm64"
+      ? "64-bit ARM (aarch64)"
+      : "x86-64 CPUs with AVX2";
   const lines = [
     `tunnel ${version} for ${t.name}: a WireGuard-compatible VPN for Linux in one executable.`,
     `Built for ${cpu}, glibc. Needs nothing else installed; OpenSSL's libcrypto`,
@@ -85,7 +89,7 @@ export async function writeRelease(opts: ReleaseOptions): Promise<ReleaseArtifac
   const version = pkg.version;
   const outDir = resolve(opts.outDir ?? `dist/release/${version}`);
   const { dirty, epoch } = sourceState();
-  if (dirty) console.warn("release: the work tree has uncommitted changes; the binaries will say \"dirty\": true");
+  if (dirty) console.warn('release: the work tree has uncommitted changes; the binaries will say "dirty": true');
   const unitsDir = opts.unitsDir ?? UNITS_DIR;
   const units = unitFiles(unitsDir);
   if (units.length === 0) console.warn(`release: no files under ${unitsDir}/; the archives carry no systemd units`);
@@ -110,8 +114,20 @@ export async function writeRelease(opts: ReleaseOptions): Promise<ReleaseArtifac
       }
       const path = join(outDir, `${top}.tar.xz`);
       run(
-        ["tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", `--mtime=@${epoch}`, "--mode=go-w",
-          "-I", `xz -T0 -${opts.xzLevel}`, "-cf", path, top],
+        [
+          "tar",
+          "--sort=name",
+          "--owner=0",
+          "--group=0",
+          "--numeric-owner",
+          `--mtime=@${epoch}`,
+          "--mode=go-w",
+          "-I",
+          `xz -T0 -${opts.xzLevel}`,
+          "-cf",
+          path,
+          top,
+        ],
         staging,
       );
       artifacts.push({ target: t, path, top, bytes: statSync(path).size, sha256: await sha256(path) });

@@ -31,7 +31,8 @@ function daemonInterface(rawArgs: string[]): { name: string; foreground: boolean
   if (rawArgs.length === 1 && first && !first.startsWith("-") && !(first in subs) && isValidInterfaceName(first)) {
     // A typo of a command must not quietly create an interface named after it.
     const meant = didYouMean(first, Object.keys(subs));
-    if (meant !== null) throw new CliError(`unknown command '${first}' (did you mean '${meant}'?); to serve an interface of that name, run 'tunnel -f ${first}'`, EXIT.USAGE);
+    if (meant !== null)
+      throw new CliError(`unknown command '${first}' (did you mean '${meant}'?); to serve an interface of that name, run 'tunnel -f ${first}'`, EXIT.USAGE);
     return { name: first, foreground: process.env.WG_PROCESS_FOREGROUND === "1" };
   }
   return null;
@@ -53,7 +54,7 @@ async function main(rawArgs: string[]): Promise<number> {
     process.exit(await runForeground(daemon.name));
   }
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
-    process.stdout.write(VERSION + "\n");
+    process.stdout.write(`${VERSION}\n`);
     return EXIT.OK;
   }
   if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
@@ -67,6 +68,7 @@ async function main(rawArgs: string[]): Promise<number> {
 
 /** plain removes the ANSI colours citty puts into its messages. */
 function plain(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes this strips
   return text.replace(/\x1b\[[0-9;]*m/g, "");
 }
 

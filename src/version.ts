@@ -20,5 +20,4 @@ export interface BuildInfo {
 
 declare const TUNNEL_BUILD: BuildInfo | undefined;
 
-export const BUILD: BuildInfo =
-  typeof TUNNEL_BUILD === "undefined" ? { commit: "unknown", dirty: false, target: "source", baseline: false } : TUNNEL_BUILD;
+export const BUILD: BuildInfo = typeof TUNNEL_BUILD === "undefined" ? { commit: "unknown", dirty: false, target: "source", baseline: false } : TUNNEL_BUILD;

@@ -152,4 +152,3 @@ export function readSamples(perfData: string): Sample[] {
   }
   return samples;
 }
-

@@ -23,7 +23,12 @@ export interface Machine {
 
 function firstLine(argv: string[]): string {
   try {
-    return run(argv, { allowFail: true }).split("\n").find((l) => l.trim() !== "")?.trim() ?? "unknown";
+    return (
+      run(argv, { allowFail: true })
+        .split("\n")
+        .find((l) => l.trim() !== "")
+        ?.trim() ?? "unknown"
+    );
   } catch {
     return "unknown";
   }

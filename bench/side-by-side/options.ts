@@ -71,8 +71,9 @@ export function parseOptions(argv: string[]): Options {
         break;
       case "-h":
       case "--help":
-        process.stdout.write(USAGE + "\n");
+        process.stdout.write(`${USAGE}\n`);
         process.exit(0);
+        break;
       default:
         throw new Error(`unknown argument ${a}\n${USAGE}`);
     }

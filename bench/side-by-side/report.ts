@@ -106,5 +106,5 @@ export function markdown(m: Machine, opts: { seconds: number; runs: number; extr
   }
   const failed = rows.flatMap((r) => r.failures.map((f) => `- ${r.impl} ${f.mode} round ${f.round + 1}: ${f.error.split("\n")[0]}`));
   if (failed.length > 0) lines.push("", "Failed runs:", ...failed);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

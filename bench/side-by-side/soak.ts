@@ -33,14 +33,18 @@ export async function soak(impl: Impl, seconds: number, seq: number, keys: Keys)
   try {
     await waitForPath(s.a, s.target);
     const samples: number[][] = s.daemons.map(() => []);
-    const take = () => s.daemons.forEach((d, i) => samples[i]!.push(rssMB(d.pid)));
+    const take = () => {
+      s.daemons.forEach((d, i) => {
+        samples[i]!.push(rssMB(d.pid));
+      });
+    };
     take();
     const timer = setInterval(() => {
       take();
       const n = samples[0]!.length - 1;
       if (n % 10 === 0) process.stderr.write(`  soak ${n} s: RSS ${samples.map((x) => x.at(-1)!.toFixed(0)).join(" / ")} MB\n`);
     }, 1000);
-    let r;
+    let r: Awaited<ReturnType<typeof iperf3>>;
     try {
       r = await iperf3(s.a, s.b, s.target, { seconds });
     } finally {
@@ -93,7 +97,7 @@ export function soakMarkdown(impl: string, r: SoakResult): string {
   const lines = [
     `### Memory soak: ${impl}, ${r.seconds} s single-stream TCP at ${r.gbps.toFixed(2)} Gb/s`,
     "",
-    "| process | first MB | last MB | peak MB (VmHWM) | growth after warm-up MB | ≤ " + r.limitMB + " MB | flat |",
+    `| process | first MB | last MB | peak MB (VmHWM) | growth after warm-up MB | ≤ ${r.limitMB} MB | flat |`,
     "|---|---|---|---|---|---|---|",
     ...r.processes.map(
       (p) =>
@@ -102,5 +106,5 @@ export function soakMarkdown(impl: string, r: SoakResult): string {
     "",
     `Soak verdict: ${r.pass ? "PASS" : "FAIL"} (peak ≤ ${r.limitMB} MB and no growth beyond ${FLAT_TOLERANCE_MB} MB after warm-up).`,
   ];
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

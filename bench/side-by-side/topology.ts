@@ -106,7 +106,8 @@ export async function startDaemon(impl: Impl, ns: Netns, ifname: string): Promis
   const daemon = { ifname, started, pid: started.proc.pid };
   const deadline = performance.now() + 15_000;
   while (!existsSync(sock)) {
-    if (started.proc.exitCode !== null) throw new Error(`${impl.id} exited (${started.proc.exitCode}) before serving ${ifname}: ${started.output().slice(-500)}`);
+    if (started.proc.exitCode !== null)
+      throw new Error(`${impl.id} exited (${started.proc.exitCode}) before serving ${ifname}: ${started.output().slice(-500)}`);
     if (performance.now() > deadline) {
       await stopDaemon(daemon);
       throw new Error(`${impl.id} did not create ${sock} within 15 s: ${started.output().slice(-500)}`);
@@ -126,8 +127,21 @@ function configure(
 ): void {
   // wg talks to the socket by path, which is outside any namespace; running
   // it inside the namespace anyway keeps it honest should that ever change.
-  ns.exec(["wg", "set", ifname, "listen-port", String(self.port), "private-key", keyFile,
-    "peer", peerPub, "allowed-ips", `${peer.inner}/32`, "endpoint", `${peer.outer}:${peer.port}`]);
+  ns.exec([
+    "wg",
+    "set",
+    ifname,
+    "listen-port",
+    String(self.port),
+    "private-key",
+    keyFile,
+    "peer",
+    peerPub,
+    "allowed-ips",
+    `${peer.inner}/32`,
+    "endpoint",
+    `${peer.outer}:${peer.port}`,
+  ]);
   ns.ip("addr", "add", `${self.inner}/24`, "dev", ifname);
   ns.ip("link", "set", ifname, "mtu", "1420", "up");
 }
@@ -144,8 +158,8 @@ export function makeKeys(dir: string): Keys {
   const one = (name: string) => {
     const priv = run(["wg", "genkey"]).trim();
     const file = join(dir, `${name}.key`);
-    writeFileSync(file, priv + "\n", { mode: 0o600 });
-    return { file, pub: run(["wg", "pubkey"], { input: priv + "\n" }).trim() };
+    writeFileSync(file, `${priv}\n`, { mode: 0o600 });
+    return { file, pub: run(["wg", "pubkey"], { input: `${priv}\n` }).trim() };
   };
   return { a: one("a"), b: one("b") };
 }

@@ -73,7 +73,10 @@ async function resolveEndpoint(path: string, index: number, ep: NonNullable<Tunn
       host = r.address;
       v6 = r.family === 6;
     } catch (e) {
-      throw new CliError(`${path}: peer[${index}].endpoint: cannot resolve '${ep.host}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT.CONFIG);
+      throw new CliError(
+        `${path}: peer[${index}].endpoint: cannot resolve '${ep.host}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        EXIT.CONFIG,
+      );
     }
   }
   return v6 ? `[${host}]:${ep.port}` : `${host}:${ep.port}`;

@@ -65,7 +65,7 @@ function writePrivateFile(path: string, text: string, force: boolean): void {
     throw new CliError(`convert: cannot create ${target}: ${describeFsError(error)}`, EXIT.FAILURE);
   }
   try {
-    writeSync(fd, text.endsWith("\n") ? text : text + "\n");
+    writeSync(fd, text.endsWith("\n") ? text : `${text}\n`);
     // The umask can only narrow the mode, but a umask such as 0277 would leave
     // the owner unable to write it later; state the intended mode explicitly.
     chmodSync(target, 0o600);

@@ -149,7 +149,7 @@ function withEndpointNames(status: DeviceStatus, names: Map<string, string>): De
 export async function runForeground(interfaceName: string): Promise<number> {
   const daemon = await serveInterface(interfaceName);
   daemon.ready();
-  if (process.env[NOTIFY_ENV] === "1") process.stdout.write(READY_LINE + "\n");
+  if (process.env[NOTIFY_ENV] === "1") process.stdout.write(`${READY_LINE}\n`);
   return daemon.exited;
 }
 

@@ -33,9 +33,10 @@ export interface DnsRunner {
 }
 
 async function spawnWithInput(argv: string[], input?: string): Promise<{ code: number; stderr: string }> {
-  let proc;
+  const spawn = () => Bun.spawn(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "ignore", stderr: "pipe" });
+  let proc: ReturnType<typeof spawn>;
   try {
-    proc = Bun.spawn(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "ignore", stderr: "pipe" });
+    proc = spawn();
   } catch (e) {
     return { code: 127, stderr: (e as Error).message };
   }
@@ -77,7 +78,7 @@ export function resolvconfRecord(ifname: string, interfaceOrder: string | null):
 export function resolvconfInput(dns: DesiredDns): string {
   const lines = dns.servers.map((s) => `nameserver ${s}`);
   if (dns.search.length > 0) lines.push(`search ${dns.search.join(" ")}`);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 function fail(ifname: string, argv: readonly string[], result: { code: number; stderr: string }): never {

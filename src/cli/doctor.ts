@@ -40,7 +40,13 @@ async function runningStatuses(name: string | undefined): Promise<DeviceStatus[]
 export async function diagnose(opts: { name?: string; ports: number[]; env: Record<string, string | undefined> }): Promise<Finding[]> {
   const statuses = await runningStatuses(opts.name);
   const ports = [...new Set([...opts.ports, ...statuses.map((s) => s.listenPort)])];
-  const [clock, firewall, paths, gateway, sockets] = await Promise.all([gatherClock(), gatherFirewall(ports), gatherPaths(statuses), gatherGateway(), gatherSockets()]);
+  const [clock, firewall, paths, gateway, sockets] = await Promise.all([
+    gatherClock(),
+    gatherFirewall(ports),
+    gatherPaths(statuses),
+    gatherGateway(),
+    gatherSockets(),
+  ]);
   return [
     ...tunFindings(gatherTun(opts.env), kernelRelease()),
     ...udpFindings(gatherUdp(opts.env)),

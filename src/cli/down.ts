@@ -93,8 +93,7 @@ export default defineCommand({
       // Both can be there after a kill -9: the daemon's files and the DNS it had registered.
       const left = done.staleFiles.length > 0 ? [`removed what its daemon left: ${done.staleFiles.join(", ")}`] : [];
       log.info(`${name}: was not running; ${[...left, ...done.changes].join("; ")}`);
-    }
-    else if (!done.wasUp) log.info(`${name}: already down`);
+    } else if (!done.wasUp) log.info(`${name}: already down`);
     else log.info(`${name}: down`);
   },
 });

@@ -98,10 +98,14 @@ export function startEndpointFollower(
           const fresh = device.snapshot().peers.find((x) => formatKeyHex(x.publicKey) === key);
           const freshSample = fresh === undefined ? sample : { ...sample, endpoint: fresh.endpoint === null ? null : formatEndpoint(fresh.endpoint) };
           const target = chooseEndpoint(current.state, freshSample, endpoints, Date.now());
-          if (endpoints.length > 0) current.state = { ...current.state, lastResolved: endpoints.includes(freshSample.endpoint ?? "") ? freshSample.endpoint! : endpoints[0]! };
+          if (endpoints.length > 0)
+            current.state = { ...current.state, lastResolved: endpoints.includes(freshSample.endpoint ?? "") ? freshSample.endpoint! : endpoints[0]! };
           if (target === null) return;
           const result = device.apply(planChange(parseSetBody(`public_key=${key}\nupdate_only=true\nendpoint=${target}\n`)));
-          if (result.errno === 0) log.info(`${ifname}: peer ${key.slice(0, 8)}… endpoint ${freshSample.endpoint ?? "none"} → ${target} (${name.host} resolved again: ${why === "failing" ? "no answer from the old address" : "periodic refresh"})`);
+          if (result.errno === 0)
+            log.info(
+              `${ifname}: peer ${key.slice(0, 8)}… endpoint ${freshSample.endpoint ?? "none"} → ${target} (${name.host} resolved again: ${why === "failing" ? "no answer from the old address" : "periodic refresh"})`,
+            );
           else log.warn(`${ifname}: peer ${key.slice(0, 8)}… cannot move the endpoint to ${target}: errno ${result.errno}`);
         })
         .catch((e: Error) => log.warn(`${ifname}: cannot resolve ${name.host} for peer ${key.slice(0, 8)}…: ${(e as NodeJS.ErrnoException).code ?? e.message}`))

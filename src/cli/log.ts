@@ -10,5 +10,5 @@ export const log = createConsola({
 
 /** writeData prints machine-readable output on stdout. */
 export function writeData(text: string): void {
-  process.stdout.write(text.endsWith("\n") ? text : text + "\n");
+  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 }

@@ -46,6 +46,9 @@ export async function refuseTakenName(ifname: string, command: string): Promise<
   }
   const kind = await linkKind(ifname);
   if (kind !== null && kind !== "tun") {
-    throw new CliError(`${ifname}: a link of that name exists in this network namespace and it is a ${kind}, not a TUN; remove it (ip link delete ${ifname}) or pick another name`, EXIT.UNAVAILABLE);
+    throw new CliError(
+      `${ifname}: a link of that name exists in this network namespace and it is a ${kind}, not a TUN; remove it (ip link delete ${ifname}) or pick another name`,
+      EXIT.UNAVAILABLE,
+    );
   }
 }

@@ -44,7 +44,10 @@ export function planNetChanges(live: LiveNetState, desired: DesiredNetState): Ne
   // Deleting a primary IPv4 address also deletes the secondaries of its
   // subnet (unless promote_secondaries is set), so kept ones are re-added.
   const flushed = live.addresses.filter(
-    (a) => wantAddrs.includes(a) && familyOf(a) === 4 && removedAddrs.some((r) => familyOf(r) === 4 && subnetRouteOf(r) !== null && subnetRouteOf(r) === subnetRouteOf(a)),
+    (a) =>
+      wantAddrs.includes(a) &&
+      familyOf(a) === 4 &&
+      removedAddrs.some((r) => familyOf(r) === 4 && subnetRouteOf(r) !== null && subnetRouteOf(r) === subnetRouteOf(a)),
   );
   for (const address of flushed) {
     changes.push({ description: `address ${address} re-added (the kernel drops it with a removed address of its subnet)`, command: addrReplace(address, dev) });
@@ -100,7 +103,10 @@ function planMainTableRoutes(live: LiveNetState, wantRoutes: string[], wantAddrs
   const kernel = [...wantAddrs.map(subnetRouteOf).filter((s): s is string => s !== null), ...live.otherRoutes];
   for (const route of wantRoutes) {
     if (live.routes.includes(route) || kernel.includes(route)) continue;
-    changes.push({ description: `route ${route} added`, command: { tool: "ip", args: [fam(familyOf(route)), "route", "replace", route, "dev", dev, "table", "main"] } });
+    changes.push({
+      description: `route ${route} added`,
+      command: { tool: "ip", args: [fam(familyOf(route)), "route", "replace", route, "dev", dev, "table", "main"] },
+    });
   }
   return changes;
 }
@@ -115,12 +121,18 @@ function planTableRoutes(live: LiveNetState, table: number | null, wantRoutes: s
   const changes: NetChange[] = [];
   for (const { table: t, route } of live.tableRoutes) {
     if (t === table && wantRoutes.includes(route)) continue;
-    changes.push({ description: `route ${route} removed from table ${t}`, command: { tool: "ip", args: [fam(familyOf(route)), "route", "del", route, "dev", dev, "table", String(t)] } });
+    changes.push({
+      description: `route ${route} removed from table ${t}`,
+      command: { tool: "ip", args: [fam(familyOf(route)), "route", "del", route, "dev", dev, "table", String(t)] },
+    });
   }
   if (table === null) return changes;
   for (const route of wantRoutes) {
     if (live.tableRoutes.some((r) => r.table === table && r.route === route)) continue;
-    changes.push({ description: `route ${route} added to table ${table}`, command: { tool: "ip", args: [fam(familyOf(route)), "route", "replace", route, "dev", dev, "table", String(table)] } });
+    changes.push({
+      description: `route ${route} added to table ${table}`,
+      command: { tool: "ip", args: [fam(familyOf(route)), "route", "replace", route, "dev", dev, "table", String(table)] },
+    });
   }
   return changes;
 }
@@ -156,11 +168,7 @@ function planRoutes(live: LiveNetState, wantRoutes: string[], wantAddrs: string[
 
   const keptSubnets = wantAddrs.map(subnetRouteOf).filter((s): s is string => s !== null);
   const goneSubnets = removedAddrs.map(subnetRouteOf).filter((s): s is string => s !== null && !keptSubnets.includes(s));
-  const present = [
-    ...keptSubnets,
-    ...live.otherRoutes.filter((r) => !goneSubnets.includes(r)),
-    ...live.routes.filter((r) => mainWanted.includes(r)),
-  ];
+  const present = [...keptSubnets, ...live.otherRoutes.filter((r) => !goneSubnets.includes(r)), ...live.routes.filter((r) => mainWanted.includes(r))];
   const longestFirst = [...mainWanted].sort((a, b) => prefixLength(b) - prefixLength(a));
   for (const route of longestFirst) {
     if (present.some((p) => contains(p, route))) continue;
@@ -204,10 +212,16 @@ function planPolicy(live: LiveNetState, wantRoutes: string[], configMark: number
     const any = family === 4 ? "0.0.0.0/0" : "::/0";
     const T = String(table);
     if (policy.table !== table) {
-      changes.push({ description: `route ${any} added to table ${T}`, command: { tool: "ip", args: [fam(family), "route", "replace", any, "dev", live.name, "table", T] } });
+      changes.push({
+        description: `route ${any} added to table ${T}`,
+        command: { tool: "ip", args: [fam(family), "route", "replace", any, "dev", live.name, "table", T] },
+      });
     }
     if (!policy.markRules.includes(table)) {
-      changes.push({ description: `${label(family)} rule 'not fwmark ${T} lookup ${T}' added`, command: { tool: "ip", args: [fam(family), "rule", "add", "not", "fwmark", T, "table", T] } });
+      changes.push({
+        description: `${label(family)} rule 'not fwmark ${T} lookup ${T}' added`,
+        command: { tool: "ip", args: [fam(family), "rule", "add", "not", "fwmark", T, "table", T] },
+      });
     }
     if (policy.suppressRules === 0) {
       changes.push({
@@ -216,7 +230,10 @@ function planPolicy(live: LiveNetState, wantRoutes: string[], configMark: number
       });
     }
     if (family === 4 && !live.policy.srcValidMark) {
-      changes.push({ description: "sysctl net.ipv4.conf.all.src_valid_mark=1", command: { tool: "sysctl", args: ["-q", "net.ipv4.conf.all.src_valid_mark=1"] } });
+      changes.push({
+        description: "sysctl net.ipv4.conf.all.src_valid_mark=1",
+        command: { tool: "sysctl", args: ["-q", "net.ipv4.conf.all.src_valid_mark=1"] },
+      });
     }
   }
   return { changes, fwmark: table };
@@ -243,10 +260,16 @@ function familyTeardown(live: LiveNetState, family: Family, opts: { keepSuppress
   const any = family === 4 ? "0.0.0.0/0" : "::/0";
   const changes: NetChange[] = [];
   if (live.exists) {
-    changes.push({ description: `route ${any} removed from table ${T}`, command: { tool: "ip", args: [fam(family), "route", "del", any, "dev", live.name, "table", T] } });
+    changes.push({
+      description: `route ${any} removed from table ${T}`,
+      command: { tool: "ip", args: [fam(family), "route", "del", any, "dev", live.name, "table", T] },
+    });
   }
   for (const t of policy.markRules.filter((t) => t === policy.table)) {
-    changes.push({ description: `${label(family)} rule 'not fwmark ${t} lookup ${t}' removed`, command: { tool: "ip", args: [fam(family), "rule", "del", "not", "fwmark", T, "table", T] } });
+    changes.push({
+      description: `${label(family)} rule 'not fwmark ${t} lookup ${t}' removed`,
+      command: { tool: "ip", args: [fam(family), "rule", "del", "not", "fwmark", T, "table", T] },
+    });
   }
   const othersNeedSuppress = policy.markRules.some((t) => t !== policy.table);
   if (!opts.keepSuppress && !othersNeedSuppress) {

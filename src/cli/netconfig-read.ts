@@ -66,10 +66,7 @@ export function parseAddresses(json: string): string[] {
  * routes, RA, DHCP); the non-main table holding this link's default route
  * is the policy table. The local table and multicast/broadcast entries are skipped.
  */
-export function parseRoutes(
-  json: string,
-  family: Family,
-): { routes: string[]; otherRoutes: string[]; table: number | null; tableRoutes: TableRoute[] } {
+export function parseRoutes(json: string, family: Family): { routes: string[]; otherRoutes: string[]; table: number | null; tableRoutes: TableRoute[] } {
   const routes = new Set<string>();
   const otherRoutes = new Set<string>();
   const tableRoutes: TableRoute[] = [];

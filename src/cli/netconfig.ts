@@ -61,7 +61,7 @@ function batchLength(changes: NetChange[], i: number): number {
  */
 async function applyBatch(ifname: string, batch: NetChange[], runner: NetRunner): Promise<void> {
   const family = familyOption(batch[0]!);
-  const lines = batch.map((c) => (family === "" ? c.command.args : c.command.args.slice(1)).join(" ") + "\n").join("");
+  const lines = batch.map((c) => `${(family === "" ? c.command.args : c.command.args.slice(1)).join(" ")}\n`).join("");
   const argv = [...runner.ip, ...(family === "" ? [] : [family]), "-batch", "-"];
   const result = await runner.execInput!(argv, lines);
   if (result.code === 0) return;

@@ -135,7 +135,13 @@ export function renderStatus(s: DeviceStatus, now: number): string {
 function renderUapiOnly(name: string, w: LiveWgState): string {
   const lines = [`interface: ${name} (served by another WireGuard implementation: no offload counters)`, `  listening port: ${w.listenPort}`];
   for (const p of w.peers) {
-    lines.push("", `peer: ${base64Key(p.publicKeyHex)}`, `  endpoint: ${p.endpoint ?? "(none)"}`, `  allowed ips: ${p.allowedIps.join(", ") || "(none)"}`, `  transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`);
+    lines.push(
+      "",
+      `peer: ${base64Key(p.publicKeyHex)}`,
+      `  endpoint: ${p.endpoint ?? "(none)"}`,
+      `  allowed ips: ${p.allowedIps.join(", ") || "(none)"}`,
+      `  transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`,
+    );
   }
   return lines.join("\n");
 }

@@ -79,7 +79,13 @@ export default defineCommand({
     const running = state.kind === "running";
     if (running && args.foreground) throw new CliError(`${name} is already running; --foreground only applies to a new interface`, EXIT.USAGE);
     const recorded = running ? readWgQuickState(name) : null;
-    if (dryRun) return report(name, await planOnly(name, running, recorded, loaded, desiredNet, desiredWithoutMark, hooks, { metricsListen, workers }), Boolean(args.json), true);
+    if (dryRun)
+      return report(
+        name,
+        await planOnly(name, running, recorded, loaded, desiredNet, desiredWithoutMark, hooks, { metricsListen, workers }),
+        Boolean(args.json),
+        true,
+      );
 
     const changes: string[] = [];
     let foregroundDaemon: Awaited<ReturnType<typeof serveInterface>> | null = null;
@@ -121,7 +127,10 @@ export default defineCommand({
         ...(refresh === undefined ? {} : { endpointRefreshMs: refresh * 1000 }),
       });
       traceStartup("up: dns synced");
-      await applyNetChanges(name, netPlan.changes.filter((c) => !addressSteps.includes(c)));
+      await applyNetChanges(
+        name,
+        netPlan.changes.filter((c) => !addressSteps.includes(c)),
+      );
       traceStartup("up: routes set");
       changes.push(...addressSteps.map((c) => c.description), ...dns.changes);
       changes.push(...netPlan.changes.filter((c) => !addressSteps.includes(c)).map((c) => c.description));

@@ -19,9 +19,7 @@ export interface ResolvedKeys {
   presharedKeys: Map<string, string>;
 }
 
-export type LoadResult =
-  | { ok: true; config: TunnelConfig; keys: ResolvedKeys; warnings: ConfigIssue[] }
-  | { ok: false; errors: ConfigIssue[] };
+export type LoadResult = { ok: true; config: TunnelConfig; keys: ResolvedKeys; warnings: ConfigIssue[] } | { ok: false; errors: ConfigIssue[] };
 
 /**
  * parseKeyFileText reads a key file's contents: one base64 key, surrounding
@@ -66,8 +64,7 @@ export function resolveKeys(
   readFile: ReadFile,
 ): { ok: true; keys: ResolvedKeys } | { ok: false; errors: ConfigIssue[] } {
   const errors: ConfigIssue[] = [];
-  const keyName = (path: string, base: string, source: KeySource) =>
-    source.kind === "file" ? `${path}.${base}_file` : `${path}.${base}`;
+  const keyName = (path: string, base: string, source: KeySource) => (source.kind === "file" ? `${path}.${base}_file` : `${path}.${base}`);
 
   const iface = config.interface;
   const privateKey = applyKeyFile(configPath, keyName("interface", "private_key", iface.privateKey), iface.privateKey, readFile);
@@ -100,7 +97,9 @@ export function ownKeyPeers(configPath: string, config: TunnelConfig, keys: Reso
   const issues: ConfigIssue[] = [];
   config.peers.forEach((peer, index) => {
     if (peer.publicKey === own) {
-      issues.push(configIssue(configPath, `peer[${index}].public_key`, `'${own}' is this interface's own public key (from ${from}); a peer must be another host's key`));
+      issues.push(
+        configIssue(configPath, `peer[${index}].public_key`, `'${own}' is this interface's own public key (from ${from}); a peer must be another host's key`),
+      );
     }
   });
   return issues;

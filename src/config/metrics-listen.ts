@@ -20,7 +20,11 @@ export function parseMetricsListen(text: string): MetricsListenParse {
   if (e.endpoint.family === "name") return { ok: false, message: `'${text}' names a host; metrics_listen takes an IP address (127.0.0.1:9586 or [::1]:9586)` };
   const listen = { host: e.endpoint.host, port: e.endpoint.port };
   if (LOOPBACK.test(listen.host)) return { ok: true, listen };
-  return { ok: true, listen, warning: `metrics on ${text} are reachable beyond this host and show every peer's public key and endpoint; firewall the port or listen on 127.0.0.1` };
+  return {
+    ok: true,
+    listen,
+    warning: `metrics on ${text} are reachable beyond this host and show every peer's public key and endpoint; firewall the port or listen on 127.0.0.1`,
+  };
 }
 
 /** formatMetricsListen is the inverse of parseMetricsListen. */

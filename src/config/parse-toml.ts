@@ -8,15 +8,7 @@ import { runCrossChecks, type KeyNamer } from "./cross-checks.ts";
 import { parseEndpoint } from "./endpoint.ts";
 import { formatMetricsListen, parseMetricsListen } from "./metrics-listen.ts";
 import { didYouMean, IssueList } from "./errors.ts";
-import {
-  DEFAULT_MTU,
-  type ConfigResult,
-  type ConfigSource,
-  type InterfaceConfig,
-  type KeySource,
-  type PeerConfig,
-  type TunnelConfig,
-} from "./types.ts";
+import { DEFAULT_MTU, type ConfigResult, type ConfigSource, type InterfaceConfig, type KeySource, type PeerConfig, type TunnelConfig } from "./types.ts";
 import {
   checkAllowedIp,
   checkDnsServer,
@@ -192,7 +184,12 @@ function readWgQuickFeatures(table: Table, config: InterfaceConfig, reader: Tabl
       else issues.error("interface.table", checked.message);
     }
   }
-  for (const [key, field] of [["pre_up", "preUp"], ["post_up", "postUp"], ["pre_down", "preDown"], ["post_down", "postDown"]] as const) {
+  for (const [key, field] of [
+    ["pre_up", "preUp"],
+    ["post_up", "postUp"],
+    ["pre_down", "preDown"],
+    ["post_down", "postDown"],
+  ] as const) {
     const hooks = reader.stringList(table, "interface", key, checkHook);
     if (hooks !== undefined) config[field] = hooks;
   }

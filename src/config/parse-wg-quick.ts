@@ -230,8 +230,13 @@ export function parseWgQuickConfig(source: ConfigSource, options: WgQuickOptions
         for (const item of value.split(/[\s,]+/).filter((v) => v !== "")) {
           const checked = isDnsServerText(item) ? checkDnsServer(item) : checkSearchDomain(item);
           if (!checked.ok) error(checked.message);
-          else if (isDnsServerText(item)) (iface.dns ??= []).push(checked.value);
-          else (iface.dnsSearch ??= []).push(checked.value);
+          else if (isDnsServerText(item)) {
+            iface.dns ??= [];
+            iface.dns.push(checked.value);
+          } else {
+            iface.dnsSearch ??= [];
+            iface.dnsSearch.push(checked.value);
+          }
         }
         dnsLine = lineNumber;
         break;
@@ -247,8 +252,11 @@ export function parseWgQuickConfig(source: ConfigSource, options: WgQuickOptions
       case "PostDown": {
         // wg-quick (parse_options) cuts the line at the first '#' for hooks too: `stripped="${line%%\#*}"`.
         const checked = checkHook(value);
-        if (checked.ok) (iface[HOOK_FIELD_OF[key]] ??= []).push(checked.value);
-        else error(checked.message);
+        if (checked.ok) {
+          const field = HOOK_FIELD_OF[key];
+          iface[field] ??= [];
+          iface[field].push(checked.value);
+        } else error(checked.message);
         break;
       }
       case "PersistentKeepalive": {
@@ -312,12 +320,7 @@ function splitList(value: string): string[] {
  * parseInteger accepts decimal within bounds, plus what wg(8) allows per key:
  * 0x hex (FwMark) and "off" for 0 (FwMark, PersistentKeepalive).
  */
-function parseInteger(
-  text: string,
-  min: number,
-  max: number,
-  forms: { hex?: boolean; off?: boolean } = {},
-): number | { message: string } {
+function parseInteger(text: string, min: number, max: number, forms: { hex?: boolean; off?: boolean } = {}): number | { message: string } {
   if (forms.off === true && text.toLowerCase() === "off") return 0;
   const isDecimal = /^[0-9]+$/.test(text);
   const isHex = forms.hex === true && /^0x[0-9a-fA-F]+$/.test(text);

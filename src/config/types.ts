@@ -97,6 +97,4 @@ export interface ConfigSource {
   text: string;
 }
 
-export type ConfigResult =
-  | { ok: true; config: TunnelConfig; warnings: ConfigIssue[] }
-  | { ok: false; errors: ConfigIssue[] };
+export type ConfigResult = { ok: true; config: TunnelConfig; warnings: ConfigIssue[] } | { ok: false; errors: ConfigIssue[] };

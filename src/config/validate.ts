@@ -132,7 +132,8 @@ export function checkTable(value: string | number): Checked<RouteTable> {
     if (!/^[0-9]+$/.test(value)) return { ok: false, message: `'${value}' is not 'off', 'auto', 'main' or a table number` };
     value = Number(value);
   }
-  if (!Number.isInteger(value) || value < 0 || value > MAX_TABLE) return { ok: false, message: `${value} is out of range; a table number is from 1 to ${MAX_TABLE}` };
+  if (!Number.isInteger(value) || value < 0 || value > MAX_TABLE)
+    return { ok: false, message: `${value} is out of range; a table number is from 1 to ${MAX_TABLE}` };
   const reserved = RESERVED_TABLES.get(value);
   if (reserved !== undefined) return { ok: false, message: `${value} cannot be used: ${reserved}` };
   if (value === 254) return { ok: true, value: "main" };

@@ -35,7 +35,12 @@ export function toToml(config: TunnelConfig, options: ToTomlOptions = {}): strin
   if (iface.dns !== undefined) out.push(assign("dns", tomlStringArray("dns", iface.dns)));
   if (iface.dnsSearch !== undefined) out.push(assign("dns_search", tomlStringArray("dns_search", iface.dnsSearch)));
   if (iface.table !== undefined) out.push(assign("table", typeof iface.table === "number" ? String(iface.table) : tomlString(iface.table)));
-  for (const [key, field] of [["pre_up", "preUp"], ["post_up", "postUp"], ["pre_down", "preDown"], ["post_down", "postDown"]] as const) {
+  for (const [key, field] of [
+    ["pre_up", "preUp"],
+    ["post_up", "postUp"],
+    ["pre_down", "preDown"],
+    ["post_down", "postDown"],
+  ] as const) {
     const hooks = iface[field];
     // One command per line: hooks are long and read better (and diff better) that way.
     if (hooks !== undefined) out.push(assign(key, hooks.length === 0 ? "[]" : `[\n${hooks.map((h) => `  ${tomlString(h)},`).join("\n")}\n]`));
@@ -56,13 +61,11 @@ export function toToml(config: TunnelConfig, options: ToTomlOptions = {}): strin
       out.push(assign("persistent_keepalive", String(peer.persistentKeepalive)));
     }
   }
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }
 
 function keyLines(base: string, source: KeySource): string[] {
-  return source.kind === "inline"
-    ? [assign(base, tomlString(source.key))]
-    : [assign(`${base}_file`, tomlString(source.path))];
+  return source.kind === "inline" ? [assign(base, tomlString(source.key))] : [assign(`${base}_file`, tomlString(source.path))];
 }
 
 function assign(key: string, value: string): string {
@@ -93,5 +96,5 @@ export function tomlString(text: string): string {
     else if (code < 0x20 || code === 0x7f) out += `\\u${code.toString(16).padStart(4, "0")}`;
     else out += char;
   }
-  return out + '"';
+  return `${out}"`;
 }

@@ -7,12 +7,26 @@
 const state = new Uint32Array(16);
 
 function quarterRound(x: Uint32Array, a: number, b: number, c: number, d: number): void {
-  let va = x[a]!, vb = x[b]!, vc = x[c]!, vd = x[d]!;
-  va = (va + vb) | 0; vd ^= va; vd = (vd << 16) | (vd >>> 16);
-  vc = (vc + vd) | 0; vb ^= vc; vb = (vb << 12) | (vb >>> 20);
-  va = (va + vb) | 0; vd ^= va; vd = (vd << 8) | (vd >>> 24);
-  vc = (vc + vd) | 0; vb ^= vc; vb = (vb << 7) | (vb >>> 25);
-  x[a] = va; x[b] = vb; x[c] = vc; x[d] = vd;
+  let va = x[a]!,
+    vb = x[b]!,
+    vc = x[c]!,
+    vd = x[d]!;
+  va = (va + vb) | 0;
+  vd ^= va;
+  vd = (vd << 16) | (vd >>> 16);
+  vc = (vc + vd) | 0;
+  vb ^= vc;
+  vb = (vb << 12) | (vb >>> 20);
+  va = (va + vb) | 0;
+  vd ^= va;
+  vd = (vd << 8) | (vd >>> 24);
+  vc = (vc + vd) | 0;
+  vb ^= vc;
+  vb = (vb << 7) | (vb >>> 25);
+  x[a] = va;
+  x[b] = vb;
+  x[c] = vc;
+  x[d] = vd;
 }
 
 /**
@@ -22,7 +36,10 @@ function quarterRound(x: Uint32Array, a: number, b: number, c: number, d: number
  */
 export function hchacha20(key: Uint32Array, nonce: Uint32Array, out: Uint32Array): void {
   const x = state;
-  x[0] = 0x61707865; x[1] = 0x3320646e; x[2] = 0x79622d32; x[3] = 0x6b206574; // "expand 32-byte k"
+  x[0] = 0x61707865;
+  x[1] = 0x3320646e;
+  x[2] = 0x79622d32;
+  x[3] = 0x6b206574; // "expand 32-byte k"
   for (let i = 0; i < 8; i++) x[4 + i] = key[i]!;
   for (let i = 0; i < 4; i++) x[12 + i] = nonce[i]!;
   for (let round = 0; round < 10; round++) {

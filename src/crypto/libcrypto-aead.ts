@@ -44,8 +44,10 @@ export class EvpAeadKey extends InPlaceAeadKey {
     this.openCtx = s.EVP_CIPHER_CTX_new() as number;
     try {
       if (!this.sealCtx || !this.openCtx) throw new Error("EVP_CIPHER_CTX_new failed");
-      if (s.EVP_CipherInit_ex(this.sealCtx, lib.chacha20poly1305, null, keyAddr, null, 1) !== 1 ||
-          s.EVP_CipherInit_ex(this.openCtx, lib.chacha20poly1305, null, keyAddr, null, 0) !== 1) {
+      if (
+        s.EVP_CipherInit_ex(this.sealCtx, lib.chacha20poly1305, null, keyAddr, null, 1) !== 1 ||
+        s.EVP_CipherInit_ex(this.openCtx, lib.chacha20poly1305, null, keyAddr, null, 0) !== 1
+      ) {
         throw new Error("EVP_CipherInit_ex(chacha20-poly1305) failed");
       }
     } catch (e) {

@@ -19,7 +19,7 @@ import { ProviderAeadKey } from "./libcrypto-provider-aead.ts";
 import type { InPlaceAeadKey } from "./libcrypto-aead-base.ts";
 import { LibcryptoPrimitives } from "./libcrypto-primitives.ts";
 import { fillRandom } from "./random.ts";
-import type { AeadKey, CryptoBackendExt } from "./types.ts";
+import type { CryptoBackendExt } from "./types.ts";
 import { pickX25519 } from "./x25519-select.ts";
 import { LibcryptoXaeadSealer } from "./libcrypto-xaead.ts";
 import { nonceAeadMethods } from "./xaead.ts";
@@ -72,9 +72,8 @@ function usableProvider(lib: Libcrypto): ProviderCipher | null {
 
 export function createLibcryptoBackend(lib: Libcrypto, dispatch: AeadDispatch = "auto"): CryptoBackendExt {
   const provider = dispatch === "evp" ? null : usableProvider(lib);
-  const makeKey = provider !== null
-    ? (k: Uint8Array): InPlaceAeadKey => new ProviderAeadKey(lib, provider, k)
-    : (k: Uint8Array): InPlaceAeadKey => new EvpAeadKey(lib, k);
+  const makeKey =
+    provider !== null ? (k: Uint8Array): InPlaceAeadKey => new ProviderAeadKey(lib, provider, k) : (k: Uint8Array): InPlaceAeadKey => new EvpAeadKey(lib, k);
   const prim = new LibcryptoPrimitives(lib);
   const xaeadSealer = new LibcryptoXaeadSealer(lib);
   const x = pickX25519();
@@ -88,9 +87,10 @@ export function createLibcryptoBackend(lib: Libcrypto, dispatch: AeadDispatch = 
   return {
     name: "libcrypto",
     implementations: {
-      aead: provider !== null
-        ? `${lib.path} chacha20-poly1305, provider dispatch (in place, EVP bypassed)`
-        : `${lib.path} EVP chacha20-poly1305 (in place, ${lib.v3 ? "3" : "4"} FFI calls per open)`,
+      aead:
+        provider !== null
+          ? `${lib.path} chacha20-poly1305, provider dispatch (in place, EVP bypassed)`
+          : `${lib.path} EVP chacha20-poly1305 (in place, ${lib.v3 ? "3" : "4"} FFI calls per open)`,
       xaead: `HChaCha20 (@noble/ciphers) + ${lib.path} AEAD (seal: one re-keyed EVP context)`,
       x25519: x.name,
       blake2s: "blake2s.ts",

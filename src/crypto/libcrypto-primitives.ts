@@ -4,15 +4,7 @@
 // against the TypeScript and node:crypto versions; the libcrypto backend uses
 // only those that won (see libcrypto-backend.ts).
 
-import {
-  addressOf,
-  cstring,
-  NID_X25519,
-  OSSL_PARAM_SIZE,
-  OSSL_PARAM_UNSIGNED_INTEGER,
-  OSSL_PARAM_UTF8_STRING,
-  type Libcrypto,
-} from "../sys/libcrypto.ts";
+import { addressOf, cstring, NID_X25519, OSSL_PARAM_SIZE, OSSL_PARAM_UNSIGNED_INTEGER, OSSL_PARAM_UTF8_STRING, type Libcrypto } from "../sys/libcrypto.ts";
 import { isZero32 } from "./x25519.ts";
 
 export class LibcryptoPrimitives {

@@ -45,8 +45,10 @@ export class ProviderAeadKey extends InPlaceAeadKey {
       // final() would then compare 0 bytes and accept anything if a packet's
       // own tag parameter were ever lost.
       this.openTag.pointAt(0);
-      if (p.encryptInit(this.sealCtx, keyAddr, KEY_LEN, null, 0, null) !== 1 ||
-          p.decryptInit(this.openCtx, keyAddr, KEY_LEN, null, 0, this.openTag.address) !== 1) {
+      if (
+        p.encryptInit(this.sealCtx, keyAddr, KEY_LEN, null, 0, null) !== 1 ||
+        p.decryptInit(this.openCtx, keyAddr, KEY_LEN, null, 0, this.openTag.address) !== 1
+      ) {
         throw new Error("ChaCha20-Poly1305 provider init failed");
       }
     } catch (e) {

@@ -32,14 +32,7 @@ export interface AeadKey {
    * openBatch opens count packets (lens include tags); ok[i] is set to 1 when
    * packet i verified and was decrypted in place, 0 otherwise.
    */
-  openBatch(
-    count: number,
-    counters: Float64Array,
-    buf: Uint8Array,
-    offs: Int32Array,
-    lens: Int32Array,
-    ok: Uint8Array,
-  ): void;
+  openBatch(count: number, counters: Float64Array, buf: Uint8Array, offs: Int32Array, lens: Int32Array, ok: Uint8Array): void;
   /** destroy zeroes the key material and frees native state; the key is unusable afterwards. */
   destroy(): void;
 }

@@ -31,7 +31,8 @@ const KAT = {
 /** answersKnownVector reports whether impl derives Alice's public key and the shared secret of RFC 7748 §6.1. */
 export function answersKnownVector(impl: X25519Impl): boolean {
   const hex = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
-  const pub = new Uint8Array(32), shared = new Uint8Array(32);
+  const pub = new Uint8Array(32),
+    shared = new Uint8Array(32);
   impl.base(hex(KAT.alicePrivate), pub);
   if (Buffer.from(pub).toString("hex") !== KAT.alicePublic) return false;
   return impl.dh(hex(KAT.alicePrivate), hex(KAT.bobPublic), shared) && Buffer.from(shared).toString("hex") === KAT.shared;

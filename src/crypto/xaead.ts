@@ -112,9 +112,7 @@ export function oneShotOpen(
 }
 
 /** nonceAeadMethods are a backend's explicit-nonce and XChaCha20 methods, built on its key constructor. */
-export function nonceAeadMethods(
-  makeKey: (k: Uint8Array) => NonceAead,
-): Pick<CryptoBackendExt, "aeadSealNonce" | "aeadOpenNonce" | "xaeadSeal" | "xaeadOpen"> {
+export function nonceAeadMethods(makeKey: (k: Uint8Array) => NonceAead): Pick<CryptoBackendExt, "aeadSealNonce" | "aeadOpenNonce" | "xaeadSeal" | "xaeadOpen"> {
   return {
     aeadSealNonce: (key, nonce, pt, aad, out) => oneShotSeal(makeKey, key, nonce, pt, aad, out),
     aeadOpenNonce: (key, nonce, sealed, aad, out) => oneShotOpen(makeKey, key, nonce, sealed, aad, out),

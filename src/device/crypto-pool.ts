@@ -51,7 +51,6 @@ import { PooledKey, pooledBackend } from "./pooled-key.ts";
 import { C } from "./shared-stats.ts";
 import { workerUrl } from "./worker-url.ts";
 
-
 /** INLINE_PACKETS: a job this small is run at once by the data plane (a lone ping must not wait for a thread hand-off). */
 const INLINE_PACKETS = 2 * CHUNK_PACKETS;
 /** SPIN_MS: how long finish spins on a helper's last chunk before it sleeps. */
@@ -95,7 +94,13 @@ export class CryptoPool {
   ) {
     this.area = JobArea.allocate();
     this.poolable = inner.rawAeadKey !== undefined;
-    this.backend = this.poolable ? pooledBackend(inner, () => this.nextKeyId++, (id) => this.retire(id)) : inner;
+    this.backend = this.poolable
+      ? pooledBackend(
+          inner,
+          () => this.nextKeyId++,
+          (id) => this.retire(id),
+        )
+      : inner;
     if (opts.helpers > 0 && !this.poolable) opts.log(`crypto: the ${inner.name} backend runs on the data plane's thread only; no crypto helpers`);
     this.resize(opts.helpers);
   }

@@ -58,7 +58,6 @@ const CONTROL_RETRY_MS = 1;
 /** WARMUP_SLICE_MS bounds one idle turn's JIT warm-up (it also stops as soon as real traffic arrives). */
 const WARMUP_SLICE_MS = 2;
 
-
 export interface DataPlaneOptions {
   tcpGro: boolean;
   udpGro: boolean;
@@ -177,7 +176,10 @@ export class DataPlane {
     const clock = this.ctx.clock;
     try {
       this.warmup ??= new Warmup(this.ctx.crypto, this.opts, (host, o) => new DataPlane(host.io, o, { post: () => {} }));
-      const interrupted = () => (this.readyAhead = this.io.poller.wait(0)) !== 0;
+      const interrupted = () => {
+        this.readyAhead = this.io.poller.wait(0);
+        return this.readyAhead !== 0;
+      };
       if (!this.warmup.slice(WARMUP_SLICE_MS, () => clock.now(), interrupted)) return;
     } catch (e) {
       this.ctx.log(`JIT warm-up stopped: ${(e as Error)?.message ?? String(e)}`);

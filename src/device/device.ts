@@ -271,7 +271,14 @@ export class Device implements UapiDevice {
   // --------------------------------------------------------------- status
 
   status(): DeviceStatus {
-    return deviceStatus({ tun: this.tun, sockets: this.sockets, cryptoName: this.cryptoName, stats: this.stats, mirror: this.mirror, workers: this.workerSetting });
+    return deviceStatus({
+      tun: this.tun,
+      sockets: this.sockets,
+      cryptoName: this.cryptoName,
+      stats: this.stats,
+      mirror: this.mirror,
+      workers: this.workerSetting,
+    });
   }
 
   /** loopIterations advances while the data-plane loop turns (at least once a second when idle). */

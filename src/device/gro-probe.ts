@@ -7,14 +7,7 @@
 // The probe packets go from 127.0.0.1 to 127.0.0.1 on a non-loopback device:
 // the kernel validates the virtio_net_hdr at write() time and then drops the
 // packet as martian during routing, so nothing is delivered or answered.
-import {
-  Coalescer,
-  VNET_HDR_LEN,
-  checksum,
-  createPacketBatch,
-  pseudoHeaderChecksumNoFold,
-  type PacketBatch,
-} from "../offload/index.ts";
+import { Coalescer, VNET_HDR_LEN, checksum, createPacketBatch, pseudoHeaderChecksumNoFold, type PacketBatch } from "../offload/index.ts";
 
 const PROBE_PAYLOAD_LEN = 100;
 const PROBE_SEGMENTS = 2;

@@ -11,9 +11,7 @@ import { UDP_SOCKET_BUFFER_BYTES, openUdp } from "../sys/udp.ts";
 import { closeSocketPair, openSocketPair } from "./sockets.ts";
 import { TunDevice, type OffloadState } from "./tun-device.ts";
 
-export type TunProbe =
-  | { ok: true; offloads: OffloadState; groProbeRan: boolean }
-  | { ok: false; error: string };
+export type TunProbe = { ok: true; offloads: OffloadState; groProbeRan: boolean } | { ok: false; error: string };
 
 /**
  * probeTun opens a scratch TUN named name, negotiates offloads with env's

@@ -282,13 +282,7 @@ export class Inbound {
         // is. A copy: the sender clears a source the kernel refuses, and
         // rxSrc still serves the rest of this GRO message.
         copyLocalSource(this.replySrc, this.rxSrc);
-        sock.sender.add(
-          ctx.memory.addressOf(r.buf, r.off),
-          r.len,
-          received.namesAddr + nameOff,
-          sockaddrLengthAt(names, nameOff),
-          this.replySrc,
-        );
+        sock.sender.add(ctx.memory.addressOf(r.buf, r.off), r.len, received.namesAddr + nameOff, sockaddrLengthAt(names, nameOff), this.replySrc);
         sock.sender.flush();
         return;
       case "error":

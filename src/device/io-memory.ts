@@ -28,7 +28,6 @@ import { addressKeyOf, MemorySocket } from "./io-memory-socket.ts";
 
 export { MemorySocket } from "./io-memory-socket.ts";
 
-
 const OFFSET_SPAN = 2 ** 32;
 
 /** MemoryAddresses hands out resolvable handles for buffers. */

@@ -81,22 +81,22 @@ export function startMetricsServer(
     tcpAddr = addr;
   };
   const control = async (req: Request): Promise<Response> => {
-    if (req.method === "GET") return new Response(formatTcp(tcpAddr) + "\n");
+    if (req.method === "GET") return new Response(`${formatTcp(tcpAddr)}\n`);
     if (req.method !== "PUT" || opts.parseListen === undefined) return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, PUT" } });
     const parsed = opts.parseListen((await req.text()).trim());
-    if (!parsed.ok) return new Response(parsed.message + "\n", { status: 400 });
+    if (!parsed.ok) return new Response(`${parsed.message}\n`, { status: 400 });
     try {
       setTcp(parsed.tcp);
     } catch (e) {
       return new Response(`cannot listen on ${formatTcp(parsed.tcp)}: ${(e as Error).message}\n`, { status: 409 });
     }
-    return new Response(formatTcp(tcpAddr) + "\n");
+    return new Response(`${formatTcp(tcpAddr)}\n`);
   };
   const setting = async (req: Request, c: SettingControl): Promise<Response> => {
-    if (req.method === "GET") return new Response(c.get() + "\n");
+    if (req.method === "GET") return new Response(`${c.get()}\n`);
     if (req.method !== "PUT") return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, PUT" } });
     const r = c.put((await req.text()).trim());
-    return r.ok ? new Response(r.text + "\n") : new Response(r.message + "\n", { status: 400 });
+    return r.ok ? new Response(`${r.text}\n`) : new Response(`${r.message}\n`, { status: 400 });
   };
   const unix: Served = Bun.serve({
     unix: socketPath,
@@ -133,7 +133,12 @@ export function startMetricsServer(
 
 /** requestMetricsListen asks a running daemon to serve metrics on address ("" = no TCP) and returns what it serves now. */
 export async function requestMetricsListen(interfaceName: string, address: string, runDir = DEFAULT_STATUS_RUN_DIR): Promise<string> {
-  const res = await fetch("http://localhost/listen", { method: "PUT", body: address, unix: metricsSocketPath(interfaceName, runDir), signal: AbortSignal.timeout(2000) });
+  const res = await fetch("http://localhost/listen", {
+    method: "PUT",
+    body: address,
+    unix: metricsSocketPath(interfaceName, runDir),
+    signal: AbortSignal.timeout(2000),
+  });
   const text = (await res.text()).trim();
   if (!res.ok) throw new Error(text);
   return text;
@@ -141,7 +146,12 @@ export async function requestMetricsListen(interfaceName: string, address: strin
 
 /** requestSetting PUTs text to a running daemon's setting (e.g. "workers") and returns what is in effect now. */
 export async function requestSetting(interfaceName: string, name: string, text: string, runDir = DEFAULT_STATUS_RUN_DIR): Promise<string> {
-  const res = await fetch(`http://localhost/${name}`, { method: "PUT", body: text, unix: metricsSocketPath(interfaceName, runDir), signal: AbortSignal.timeout(2000) });
+  const res = await fetch(`http://localhost/${name}`, {
+    method: "PUT",
+    body: text,
+    unix: metricsSocketPath(interfaceName, runDir),
+    signal: AbortSignal.timeout(2000),
+  });
   const out = (await res.text()).trim();
   if (!res.ok) throw new Error(out);
   return out;

@@ -17,7 +17,7 @@
 //   6. Send: the older batch, once every seal is done, is gathered, one
 //      iovec per message, into sendmmsg messages with UDP GSO
 //      (udp-sender.ts), in the order it was read; then its slab is reused.
-import { splitSuperPacket, VNET_HDR_LEN, IPV4_DST_ADDR_OFFSET, IPV4_HEADER_MIN_LEN, IPV6_DST_ADDR_OFFSET, IPV6_HEADER_LEN } from "../offload/index.ts";
+import { splitSuperPacket, IPV4_DST_ADDR_OFFSET, IPV4_HEADER_MIN_LEN, IPV6_DST_ADDR_OFFSET, IPV6_HEADER_LEN } from "../offload/index.ts";
 import { EBADF, EBADFD, ENODEV, errnoName } from "../sys/errno.ts";
 import { MAX_STAGED_PACKETS, MESSAGE_TRANSPORT_HEADER_SIZE } from "../wireguard/constants.ts";
 import type { Tunn } from "../wireguard/peer.ts";
@@ -212,7 +212,7 @@ export class Outbound {
         continue;
       }
       let j = i + 1;
-      let next: Tunn | undefined = undefined;
+      let next: Tunn | undefined;
       while (j < to) {
         next = this.route(b, j);
         if (next !== tunn) break;

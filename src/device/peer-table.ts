@@ -82,8 +82,7 @@ export class PeerTable {
     }
     ctx.peers.clear();
     this.privateKey = privateKey === null ? null : privateKey.slice();
-    ctx.device =
-      privateKey === null ? null : new DeviceState(ctx.crypto, privateKey, { wallClockOffsetMs: ctx.clock.wallNow() - ctx.clock.now() });
+    ctx.device = privateKey === null ? null : new DeviceState(ctx.crypto, privateKey, { wallClockOffsetMs: ctx.clock.wallNow() - ctx.clock.now() });
   }
 
   /** reconcile returns the peer for p, creating its Tunn when it has none in this device; null if the protocol refused it. */

@@ -4,14 +4,7 @@
 // last authenticated packet, whitepaper §6.5) and the source bookkeeping
 // live here, so every path that authenticates a packet updates a peer the
 // same way.
-import {
-  sockaddrFamilyAt,
-  sockaddrIpOffset,
-  sockaddrLength,
-  sockaddrPortAt,
-  writeSockaddrIn,
-  writeSockaddrIn6,
-} from "../sys/layout.ts";
+import { sockaddrFamilyAt, sockaddrIpOffset, sockaddrLength, sockaddrPortAt, writeSockaddrIn, writeSockaddrIn6 } from "../sys/layout.ts";
 import { clearLocalSource, copyLocalSource, newLocalSource, sameLocalSource, type LocalSource } from "../sys/udp.ts";
 import type { Tunn } from "../wireguard/peer.ts";
 import type { IoMemory } from "./io.ts";

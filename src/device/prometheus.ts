@@ -33,8 +33,16 @@ const DEVICE_COUNTERS: Record<Exclude<CounterName, `drop${string}` | "handshakeQ
   sendMessages: ["tunnel_udp_send_messages_total", "counter", "Messages (one datagram or one UDP GSO batch) those calls carried."],
   gsoBatches: ["tunnel_udp_gso_batches_total", "counter", "Messages sent as UDP GSO batches (UDP_SEGMENT)."],
   gsoDatagrams: ["tunnel_udp_gso_datagrams_total", "counter", "Datagrams sent inside UDP GSO batches."],
-  gsoDisabledEio: ["tunnel_udp_gso_fallbacks_total", "counter", "Times the kernel refused a UDP GSO send with EIO and the socket fell back to one datagram per message."],
-  stickySourceResets: ["tunnel_sticky_source_resets_total", "counter", "Sticky local source addresses dropped because the kernel refused them (routing picks again)."],
+  gsoDisabledEio: [
+    "tunnel_udp_gso_fallbacks_total",
+    "counter",
+    "Times the kernel refused a UDP GSO send with EIO and the socket fell back to one datagram per message.",
+  ],
+  stickySourceResets: [
+    "tunnel_sticky_source_resets_total",
+    "counter",
+    "Sticky local source addresses dropped because the kernel refused them (routing picks again).",
+  ],
   recvCalls: ["tunnel_udp_receive_calls_total", "counter", "recvmmsg calls on the outer sockets."],
   recvMessages: ["tunnel_udp_receive_messages_total", "counter", "Messages (one datagram or one UDP GRO batch) received."],
   groMessages: ["tunnel_udp_gro_messages_total", "counter", "Received messages that were UDP GRO batches of several datagrams."],
@@ -106,7 +114,7 @@ class Exposition {
         out.push(`${name}${labels.length ? `{${labels.join(",")}}` : ""} ${formatValue(s.value)}`);
       }
     }
-    return out.join("\n") + "\n";
+    return `${out.join("\n")}\n`;
   }
 }
 
@@ -125,24 +133,58 @@ function addDevice(e: Exposition, s: DeviceStatus): void {
     ["udp_coalescing", o.udpGro],
   ];
   for (const [feature, on] of tun) {
-    e.add("tunnel_tun_offload_enabled", "gauge", "1 when the TUN offload is in use (tso/uso: the kernel hands us super-packets; *_coalescing: we write coalesced ones, after the GRO write probe).", { ...i, feature }, b(on));
+    e.add(
+      "tunnel_tun_offload_enabled",
+      "gauge",
+      "1 when the TUN offload is in use (tso/uso: the kernel hands us super-packets; *_coalescing: we write coalesced ones, after the GRO write probe).",
+      { ...i, feature },
+      b(on),
+    );
   }
-  for (const [family, sock] of [["4", s.udp.v4], ["6", s.udp.v6]] as const) {
+  for (const [family, sock] of [
+    ["4", s.udp.v4],
+    ["6", s.udp.v6],
+  ] as const) {
     e.add("tunnel_udp_socket_open", "gauge", "1 when the outer socket of this address family is open.", { ...i, family }, b(sock !== null));
     if (sock === null) continue;
-    e.add("tunnel_udp_offload_enabled", "gauge", "1 when UDP GSO (send) or UDP GRO (receive) is in use on the outer socket.", { ...i, family, feature: "gso" }, b(sock.gso));
-    e.add("tunnel_udp_offload_enabled", "gauge", "1 when UDP GSO (send) or UDP GRO (receive) is in use on the outer socket.", { ...i, family, feature: "gro" }, b(sock.gro));
+    e.add(
+      "tunnel_udp_offload_enabled",
+      "gauge",
+      "1 when UDP GSO (send) or UDP GRO (receive) is in use on the outer socket.",
+      { ...i, family, feature: "gso" },
+      b(sock.gso),
+    );
+    e.add(
+      "tunnel_udp_offload_enabled",
+      "gauge",
+      "1 when UDP GSO (send) or UDP GRO (receive) is in use on the outer socket.",
+      { ...i, family, feature: "gro" },
+      b(sock.gro),
+    );
   }
   for (const [key, [name, kind, help]] of Object.entries(DEVICE_COUNTERS)) e.add(name, kind, help, i, s.counters[key as CounterName] ?? 0);
   for (const [key, n] of Object.entries(s.drops)) {
     e.add("tunnel_dropped_packets_total", "counter", "Packets the device threw away, by reason.", { ...i, reason: snakeReason(key) }, n);
   }
   const d = s.derived;
-  e.add("tunnel_segments_per_super_packet", "gauge", "Average MTU-sized segments per TUN read since start (TSO/USO at work; 1 = no super-packets).", i, d.segmentsPerSuperPacket);
+  e.add(
+    "tunnel_segments_per_super_packet",
+    "gauge",
+    "Average MTU-sized segments per TUN read since start (TSO/USO at work; 1 = no super-packets).",
+    i,
+    d.segmentsPerSuperPacket,
+  );
   e.add("tunnel_datagrams_per_gso_batch", "gauge", "Average datagrams per UDP GSO send since start.", i, d.datagramsPerGsoBatch);
   e.add("tunnel_datagrams_per_gro_message", "gauge", "Average datagrams per UDP GRO receive since start.", i, d.datagramsPerGroMessage);
   e.add("tunnel_coalesce_ratio", "gauge", "Average decrypted packets per coalesced TUN write since start.", i, d.coalesceRatio);
-  if (s.workers !== undefined) e.add("tunnel_workers", "gauge", "Data-plane threads configured: the data plane and its crypto helpers (workers setting, auto resolved for the cores).", i, s.workers.count);
+  if (s.workers !== undefined)
+    e.add(
+      "tunnel_workers",
+      "gauge",
+      "Data-plane threads configured: the data plane and its crypto helpers (workers setting, auto resolved for the cores).",
+      i,
+      s.workers.count,
+    );
 }
 
 function addPeers(e: Exposition, s: DeviceStatus): void {
@@ -152,8 +194,20 @@ function addPeers(e: Exposition, s: DeviceStatus): void {
     e.add("tunnel_peer_transmit_bytes_total", "counter", "Bytes of transport messages sent to the peer (as wg show transfer).", l, p.txBytes);
     e.add("tunnel_peer_receive_packets_total", "counter", "Transport messages (keepalives included) received from the peer.", l, p.rxPackets ?? 0);
     e.add("tunnel_peer_transmit_packets_total", "counter", "Transport messages (keepalives included) sent to the peer.", l, p.txPackets ?? 0);
-    e.add("tunnel_peer_last_handshake_seconds", "gauge", "Unix time of the latest completed handshake with the peer; 0 = never.", l, Math.floor(p.latestHandshakeMs / 1000));
-    e.add("tunnel_peer_endpoint_changes_total", "counter", "Times an authenticated packet from a new address moved the peer's endpoint (roaming).", l, p.endpointRoams ?? 0);
+    e.add(
+      "tunnel_peer_last_handshake_seconds",
+      "gauge",
+      "Unix time of the latest completed handshake with the peer; 0 = never.",
+      l,
+      Math.floor(p.latestHandshakeMs / 1000),
+    );
+    e.add(
+      "tunnel_peer_endpoint_changes_total",
+      "counter",
+      "Times an authenticated packet from a new address moved the peer's endpoint (roaming).",
+      l,
+      p.endpointRoams ?? 0,
+    );
     e.add("tunnel_peer_persistent_keepalive_seconds", "gauge", "Persistent keepalive interval; 0 = off.", l, p.persistentKeepaliveInterval);
   }
 }

@@ -36,7 +36,7 @@ export async function startStatusServer(interfaceName: string, snapshot: () => u
     } catch (e) {
       body = JSON.stringify({ error: (e as Error).message });
     }
-    socket.end(body + "\n");
+    socket.end(`${body}\n`);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

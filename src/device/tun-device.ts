@@ -3,15 +3,7 @@
 // kill switches, probe that the kernel accepts coalesced writes, and report
 // what is on and why anything is off. Packet work lives in src/offload/; this
 // file only decides what the offload engine is allowed to do.
-import {
-  IFF_VNET_HDR,
-  TUNGETIFF,
-  TUN_F_CSUM,
-  TUN_F_TSO4,
-  TUN_F_TSO6,
-  TUN_F_USO4,
-  TUN_F_USO6,
-} from "../sys/constants.ts";
+import { IFF_VNET_HDR, TUNGETIFF, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_USO4, TUN_F_USO6 } from "../sys/constants.ts";
 import { EBADFD, EINVAL, EIO, SyscallError, errnoName } from "../sys/errno.ts";
 import { WOULD_BLOCK, close, ioctl, read, rawLibc, errno } from "../sys/libc.ts";
 import { readIfreqFlags, readIfreqName } from "../sys/layout.ts";

@@ -177,13 +177,7 @@ export function checksum(buf: Uint8Array, off: number, len: number, initial: num
  * each starting at buf[addrOff] (they are adjacent in both IPv4 and IPv6),
  * plus the protocol number and the L4 length.
  */
-export function pseudoHeaderChecksumNoFold(
-  buf: Uint8Array,
-  addrOff: number,
-  addrLen: number,
-  proto: number,
-  l4Len: number,
-): number {
+export function pseudoHeaderChecksumNoFold(buf: Uint8Array, addrOff: number, addrLen: number, proto: number, l4Len: number): number {
   return checksumNoFold(buf, addrOff, addrLen * 2, proto + l4Len);
 }
 

@@ -31,5 +31,5 @@ export { IPV4_DST_ADDR_OFFSET, IPV4_HEADER_MIN_LEN, IPV6_DST_ADDR_OFFSET, IPV6_H
 export { copyBytes } from "./copy-bytes.ts";
 export { type SplitError, type SplitOptions, DEFAULT_SPLIT_OPTIONS, splitSuperPacket } from "./split.ts";
 export { type CoalesceError, type CoalesceOptions, Coalescer, DEFAULT_COALESCE_MAX_BATCH } from "./coalesce.ts";
-export { type CoalesceCounters, type CoalesceRejectReason } from "./coalesce-counters.ts";
+export type { CoalesceCounters, CoalesceRejectReason } from "./coalesce-counters.ts";
 export { UDP_GRO_MAX_SEGMENTS } from "./coalesce-udp.ts";

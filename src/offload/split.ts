@@ -192,12 +192,9 @@ export function splitSuperPacket(
   //   sequence number and the doff/flags word; for UDP without the length.
   const l4Hdr = pkt + iphLen;
   let l4Fixed =
-    checksumNoFold(src, pkt + addrOff, addrLen * 2, proto) +
-    checksumNoFold(src, l4Hdr, hdrLen - iphLen, 0) +
-    (0xffff - readU16(src, l4Hdr + csumOffset));
+    checksumNoFold(src, pkt + addrOff, addrLen * 2, proto) + checksumNoFold(src, l4Hdr, hdrLen - iphLen, 0) + (0xffff - readU16(src, l4Hdr + csumOffset));
   if (isTcp) {
-    l4Fixed +=
-      (0xffff - (firstSeq >>> 16)) + (0xffff - (firstSeq & 0xffff)) + (0xffff - readU16(src, l4Hdr + TCP_DOFF_OFFSET));
+    l4Fixed += 0xffff - (firstSeq >>> 16) + (0xffff - (firstSeq & 0xffff)) + (0xffff - readU16(src, l4Hdr + TCP_DOFF_OFFSET));
   } else {
     l4Fixed += 0xffff - readU16(src, l4Hdr + UDP_LEN_OFFSET);
   }

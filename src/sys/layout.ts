@@ -155,14 +155,7 @@ export function writeSockaddrIn(view: DataView, off: number, addr: Uint8Array, p
 }
 
 /** writeSockaddrIn6 stores a 28-byte sockaddr_in6 at off and returns its length (28). addr must be 16 bytes. */
-export function writeSockaddrIn6(
-  view: DataView,
-  off: number,
-  addr: Uint8Array,
-  port: number,
-  flowinfo = 0,
-  scopeId = 0,
-): number {
+export function writeSockaddrIn6(view: DataView, off: number, addr: Uint8Array, port: number, flowinfo = 0, scopeId = 0): number {
   view.setUint16(off, 10, true);
   view.setUint16(off + 2, port, false);
   view.setUint32(off + 4, flowinfo, false);
@@ -173,9 +166,7 @@ export function writeSockaddrIn6(
 
 /** writeSockaddr stores a as sockaddr_in or sockaddr_in6 and returns the length to pass as socklen_t. */
 export function writeSockaddr(view: DataView, off: number, a: SockAddr): number {
-  return a.family === 4
-    ? writeSockaddrIn(view, off, a.addr, a.port)
-    : writeSockaddrIn6(view, off, a.addr, a.port, a.flowinfo ?? 0, a.scopeId ?? 0);
+  return a.family === 4 ? writeSockaddrIn(view, off, a.addr, a.port) : writeSockaddrIn6(view, off, a.addr, a.port, a.flowinfo ?? 0, a.scopeId ?? 0);
 }
 
 /** sockaddrFamily returns 4, 6, or 0 for any other sa_family at off. */

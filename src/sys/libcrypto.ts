@@ -90,7 +90,7 @@ export const OSSL_PARAM_SIZE = 40;
 
 // Typed view of the symbols as this project calls them: pointers are plain
 // Numbers (or null), "ptr" returns are Number | null, everything else a Number.
-type Ret<R> = R extends "void" ? void : R extends "ptr" ? number | null : number;
+type Ret<R> = R extends "void" ? undefined : R extends "ptr" ? number | null : number;
 type Symbols<T extends Record<string, { args: readonly string[]; returns: string }>> = {
   readonly [K in keyof T]: (...args: (number | null)[]) => Ret<T[K]["returns"]>;
 };
@@ -179,7 +179,7 @@ export function addressOf(view: ArrayBufferView, byteOffset = 0): number {
 
 /** cstring returns a NUL-terminated copy of s; keep it referenced while C may read it. */
 export function cstring(s: string): Uint8Array {
-  return new TextEncoder().encode(s + "\0");
+  return new TextEncoder().encode(`${s}\0`);
 }
 
 /** readPtr reads a pointer-sized value at address+offset. */

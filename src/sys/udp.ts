@@ -39,7 +39,7 @@ import {
   writeSockaddrIn6,
   type SockAddr,
 } from "./layout.ts";
-import { MmsgBatch } from "./msgvec.ts";
+import type { MmsgBatch } from "./msgvec.ts";
 
 /** UDP_SOCKET_BUFFER_BYTES is the SO_RCVBUF/SO_SNDBUF request; 7 MiB as in wireguard-go (f26efb6). */
 export const UDP_SOCKET_BUFFER_BYTES = 7 << 20;

@@ -91,9 +91,7 @@ function readWord(b: Uint8Array, o: number): number {
 }
 
 function wordsOf(addr: Uint8Array): number[] {
-  return addr.length === 4
-    ? [readWord(addr, 0), 0, 0, 0]
-    : [readWord(addr, 0), readWord(addr, 4), readWord(addr, 8), readWord(addr, 12)];
+  return addr.length === 4 ? [readWord(addr, 0), 0, 0, 0] : [readWord(addr, 0), readWord(addr, 4), readWord(addr, 8), readWord(addr, 12)];
 }
 
 /**
@@ -218,10 +216,7 @@ export class AllowedIps<T> {
     const maxBits = len * 8;
     let found: T | undefined;
     while (node !== null) {
-      if (
-        (((i0 ^ node.w0) & node.m0) | ((i1 ^ node.w1) & node.m1) | ((i2 ^ node.w2) & node.m2) | ((i3 ^ node.w3) & node.m3)) !==
-        0
-      ) {
+      if ((((i0 ^ node.w0) & node.m0) | ((i1 ^ node.w1) & node.m1) | ((i2 ^ node.w2) & node.m2) | ((i3 ^ node.w3) & node.m3)) !== 0) {
         break;
       }
       if (node.value !== undefined) found = node.value;

@@ -21,7 +21,6 @@ import {
   MESSAGE_INITIATION_TYPE,
   MESSAGE_RESPONSE_OFFSET_MAC1,
   MESSAGE_RESPONSE_OFFSET_MAC2,
-  MESSAGE_RESPONSE_TYPE,
 } from "./constants.ts";
 import { CookieChecker, type SourceAddr } from "./cookie.ts";
 import type { WireGuardErrorCode } from "./errors.ts";
@@ -174,9 +173,7 @@ export class DeviceState {
     const mac2Off = t === MESSAGE_INITIATION_TYPE ? MESSAGE_INITIATION_OFFSET_MAC2 : MESSAGE_RESPONSE_OFFSET_MAC2;
     const gate = this.checkHandshakeMacs(now, src, buf, off, mac1Off, mac2Off, underLoad);
     if (gate !== undefined) return gate;
-    return t === MESSAGE_INITIATION_TYPE
-      ? this.receiveInitiation(now, buf, off, len)
-      : this.receiveResponse(now, buf, off, len);
+    return t === MESSAGE_INITIATION_TYPE ? this.receiveInitiation(now, buf, off, len) : this.receiveResponse(now, buf, off, len);
   }
 
   /**

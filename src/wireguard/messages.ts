@@ -193,13 +193,7 @@ export function encodeTransportHeader(buf: Uint8Array, off: number, receiver: nu
 }
 
 /** encodeCookieReply writes a type-3 message at buf[off]; returns 64. */
-export function encodeCookieReply(
-  buf: Uint8Array,
-  off: number,
-  receiver: number,
-  nonce: Uint8Array,
-  encryptedCookie: Uint8Array,
-): number {
+export function encodeCookieReply(buf: Uint8Array, off: number, receiver: number, nonce: Uint8Array, encryptedCookie: Uint8Array): number {
   writeHeader(buf, off, MESSAGE_COOKIE_REPLY_TYPE);
   writeU32(buf, off + MESSAGE_COOKIE_REPLY_OFFSET_RECEIVER, receiver);
   // Byte loops, not set(subarray): a flood makes one reply per message it gets through.

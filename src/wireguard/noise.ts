@@ -25,7 +25,7 @@ import {
   NOISE_TIMESTAMP_LEN,
 } from "./constants.ts";
 import type { WireGuardErrorCode } from "./errors.ts";
-import { isZero, Kdf } from "./kdf.ts";
+import { isZero, type Kdf } from "./kdf.ts";
 import { Keypair } from "./keypair.ts";
 import type { InitiationMessage, ResponseMessage } from "./messages.ts";
 import { writeHeader, writeU32 } from "./messages.ts";
@@ -189,13 +189,7 @@ function aeadOpenZero(crypto: CryptoBackend, k: Uint8Array, buf: Uint8Array, off
  * dst[off, off+148) and moves hs to "initiation-created". wallMs is the
  * wall-clock time for TAI64N; localIndex is a fresh index the device reserved.
  */
-export function createInitiation(
-  hs: Handshake,
-  dst: Uint8Array,
-  off: number,
-  wallMs: number,
-  localIndex: number,
-): WireGuardErrorCode | undefined {
+export function createInitiation(hs: Handshake, dst: Uint8Array, off: number, wallMs: number, localIndex: number): WireGuardErrorCode | undefined {
   const kdf = hs.identity.kdf;
   const crypto = kdf.crypto;
   if (dst.length - off < MESSAGE_INITIATION_SIZE) return "buffer-too-small";

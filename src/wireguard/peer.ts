@@ -30,7 +30,7 @@ import {
 import { CookieGenerator } from "./cookie.ts";
 import type { DeviceState } from "./device-state.ts";
 import type { WireGuardErrorCode } from "./errors.ts";
-import { Keypair, Keypairs } from "./keypair.ts";
+import { type Keypair, Keypairs } from "./keypair.ts";
 import type { CookieReplyMessage, ResponseMessage } from "./messages.ts";
 import { beginSession, consumeResponse, createInitiation, createResponse, Handshake } from "./noise.ts";
 import { detachResult, ResultSlots, type ErrorResult, type NetworkResult, type TunnResult } from "./results.ts";
@@ -173,7 +173,16 @@ export class Tunn {
    * counter counters[i]). null, with nothing changed, when no session can
    * send the whole range: fall back to encapsulate per packet.
    */
-  frameBatch(now: number, buf: Uint8Array, offs: Int32Array, lens: Int32Array, from: number, to: number, outLens: Int32Array, counters: Float64Array): AeadKey | null {
+  frameBatch(
+    now: number,
+    buf: Uint8Array,
+    offs: Int32Array,
+    lens: Int32Array,
+    from: number,
+    to: number,
+    outLens: Int32Array,
+    counters: Float64Array,
+  ): AeadKey | null {
     const kp = this.keypairs.current;
     if (kp === null || to <= from) return null;
     if (frameTransportBatch(kp, now, buf, offs, lens, from, to, this.mtu, outLens, counters) === 0) return null;

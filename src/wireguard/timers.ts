@@ -9,20 +9,10 @@
 //   zero-key-material     3×REJECT_AFTER_TIME after a session is derived
 //   persistent-keepalive  the configured interval after any authenticated packet
 // This file only keeps time; peer.ts decides what each expiry does.
-import {
-  KEEPALIVE_TIMEOUT_MS,
-  REJECT_AFTER_TIME_MS,
-  REKEY_TIMEOUT_JITTER_MAX_MS,
-  REKEY_TIMEOUT_MS,
-} from "./constants.ts";
+import { KEEPALIVE_TIMEOUT_MS, REJECT_AFTER_TIME_MS, REKEY_TIMEOUT_JITTER_MAX_MS, REKEY_TIMEOUT_MS } from "./constants.ts";
 
 /** TimerEvent names one expired per-peer timer. */
-export type TimerEvent =
-  | "retransmit-handshake"
-  | "send-keepalive"
-  | "new-handshake"
-  | "zero-key-material"
-  | "persistent-keepalive";
+export type TimerEvent = "retransmit-handshake" | "send-keepalive" | "new-handshake" | "zero-key-material" | "persistent-keepalive";
 
 const OFF = Number.POSITIVE_INFINITY;
 
@@ -105,13 +95,7 @@ export class PeerTimers {
 
   /** nextDeadline is the earliest armed deadline, so the caller can sleep until then. */
   nextDeadline(): number {
-    return Math.min(
-      this.retransmitHandshakeAt,
-      this.sendKeepaliveAt,
-      this.newHandshakeAt,
-      this.zeroKeyMaterialAt,
-      this.persistentKeepaliveAt,
-    );
+    return Math.min(this.retransmitHandshakeAt, this.sendKeepaliveAt, this.newHandshakeAt, this.zeroKeyMaterialAt, this.persistentKeepaliveAt);
   }
 
   /** expired appends each due timer to out, disarming it, in the kernel's handling order. */

@@ -76,13 +76,13 @@ function main(): void {
     aToB: readCounters(new Float64Array(counters, 0, COUNTER_NAMES.length)),
     bToA: readCounters(new Float64Array(counters, 16 * 8, COUNTER_NAMES.length)),
   });
-  process.stdout.write(JSON.stringify({ ready: true, mode, a: a.describe(), b: b.describe() }) + "\n");
+  process.stdout.write(`${JSON.stringify({ ready: true, mode, a: a.describe(), b: b.describe() })}\n`);
 
   const stop = () => process.exit(0);
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
   onStdinLines((line) => {
-    if (line === "stats") process.stdout.write(JSON.stringify(snapshot()) + "\n");
+    if (line === "stats") process.stdout.write(`${JSON.stringify(snapshot())}\n`);
   });
   process.stdin.on("end", stop);
 }

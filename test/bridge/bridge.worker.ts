@@ -36,7 +36,13 @@ function run(init: BridgeWorkerInit): void {
   // One slab: SEGMENT_SLOTS segment slots plus one more slot that receives the
   // TUN read, so split copies within one buffer (copyWithin, no views).
   const slab = createPacketBatch(SEGMENT_SLOTS + 1, 65535, 16);
-  const batch: PacketBatch = { ...slab, capacity: SEGMENT_SLOTS, offs: slab.offs.subarray(0, SEGMENT_SLOTS), lens: slab.lens.subarray(0, SEGMENT_SLOTS), count: 0 };
+  const batch: PacketBatch = {
+    ...slab,
+    capacity: SEGMENT_SLOTS,
+    offs: slab.offs.subarray(0, SEGMENT_SLOTS),
+    lens: slab.lens.subarray(0, SEGMENT_SLOTS),
+    count: 0,
+  };
   const readBuf = slab.buf;
   const readOff = slab.offs[SEGMENT_SLOTS]! - VNET_HDR_LEN;
   const batchAddr = addressOf(slab.buf);

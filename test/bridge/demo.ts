@@ -45,8 +45,8 @@ try {
   process.stdout.write(`TCP over IPv6 b -> a: ${backward.gbps.toFixed(2)} Gb/s (${(backward.bytes / 1e9).toFixed(2)} GB, every byte checked)\n`);
   process.stdout.write(`bridge CPU: ${(cpu / ((forward.bytes + backward.bytes) / 1e9)).toFixed(2)} CPU-seconds per GB\n`);
   process.stdout.write("offload counters:\n");
-  process.stdout.write(describeDirection("a -> b", stats.aToB) + "\n");
-  process.stdout.write(describeDirection("b -> a", stats.bToA) + "\n");
+  process.stdout.write(`${describeDirection("a -> b", stats.aToB)}\n`);
+  process.stdout.write(`${describeDirection("b -> a", stats.bToA)}\n`);
 } catch (e) {
   process.stderr.write(`demo failed: ${(e as Error).message}\n`);
   process.exitCode = 1;

@@ -40,7 +40,10 @@ describe("tunnel: config checks of the CLI (compiled binary)", () => {
   });
 
   test("a [[peer]] with the interface's own public key is an error naming file, key and value", () => {
-    const path = config("own.toml", `[interface]\nname = "${NAME}"\nprivate_key = "${me.priv}"\n\n[[peer]]\npublic_key = "${other.pub}"\nallowed_ips = ["198.18.9.2/32"]\n\n[[peer]]\npublic_key = "${me.pub}"\nallowed_ips = ["198.18.9.3/32"]\n`);
+    const path = config(
+      "own.toml",
+      `[interface]\nname = "${NAME}"\nprivate_key = "${me.priv}"\n\n[[peer]]\npublic_key = "${other.pub}"\nallowed_ips = ["198.18.9.2/32"]\n\n[[peer]]\npublic_key = "${me.pub}"\nallowed_ips = ["198.18.9.3/32"]\n`,
+    );
     const r = tunnel(["down", path]);
     expect(r.code).toBe(78);
     expect(r.stderr).toContain(`${path}: peer[1].public_key: '${me.pub}' is this interface's own public key`);
@@ -48,9 +51,12 @@ describe("tunnel: config checks of the CLI (compiled binary)", () => {
 
   test("a world-readable private key file gets wg-quick's warning; a 0600 one does not", () => {
     const keyFile = join(dir, "wide.key");
-    writeFileSync(keyFile, me.priv + "\n");
+    writeFileSync(keyFile, `${me.priv}\n`);
     chmodSync(keyFile, 0o644);
-    const path = config("keyfile.toml", `[interface]\nname = "${NAME}"\nprivate_key_file = "wide.key"\n\n[[peer]]\npublic_key = "${other.pub}"\nallowed_ips = ["198.18.9.2/32"]\n`);
+    const path = config(
+      "keyfile.toml",
+      `[interface]\nname = "${NAME}"\nprivate_key_file = "wide.key"\n\n[[peer]]\npublic_key = "${other.pub}"\nallowed_ips = ["198.18.9.2/32"]\n`,
+    );
     const wide = tunnel(["down", path]);
     expect(wide.code).toBe(0);
     expect(wide.stderr).toContain(`Warning: \`${keyFile}' is world accessible`);

@@ -33,8 +33,14 @@ beforeEach(() => {
   stdout = "";
   stderr = "";
   spies = [
-    spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)),
-    spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)),
+    spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      stdout += String(chunk);
+      return true;
+    }),
+    spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      stderr += String(chunk);
+      return true;
+    }),
   ];
 });
 
@@ -115,10 +121,7 @@ describe("tunnel convert", () => {
   });
 
   test("several errors are all logged; the thrown error counts them", async () => {
-    const broken = WG0.replace("Address = 198.18.0.1/24", "Address = 198.18.0.300/24").replace(
-      "AllowedIPs = 198.18.1.0/24",
-      "AllowedIPs = nonsense",
-    );
+    const broken = WG0.replace("Address = 198.18.0.1/24", "Address = 198.18.0.300/24").replace("AllowedIPs = 198.18.1.0/24", "AllowedIPs = nonsense");
     const path = file("wg2.conf", broken);
     const error = await convert(path);
     expect(error?.exitCode).toBe(EXIT.CONFIG);

@@ -21,7 +21,13 @@ function recordingRunner(resolved: boolean, code = 0, order: string | null = nul
     chmodSync(path, 0o755);
   }
   writeFileSync(join(dir, "argv.log"), "");
-  return { ...defaultDnsRunner, resolvectl: [join(dir, "resolvectl")], resolvconf: [join(dir, "resolvconf")], resolvedRunning: () => resolved, interfaceOrder: () => order };
+  return {
+    ...defaultDnsRunner,
+    resolvectl: [join(dir, "resolvectl")],
+    resolvconf: [join(dir, "resolvconf")],
+    resolvedRunning: () => resolved,
+    interfaceOrder: () => order,
+  };
 }
 
 describe("DNS back ends", () => {
@@ -62,7 +68,9 @@ describe("DNS back ends", () => {
       new CliError(`wg0: setting DNS failed: ${join(dir, "resolvectl")} dns wg0 198.18.0.53: exit 1`),
     );
     const missing = { ...recordingRunner(false), resolvconf: [join(dir, "no-such-resolvconf")] };
-    await expect(applyDns("wg0", { servers: ["198.18.0.53"], search: [] }, missing)).rejects.toThrow("not installed (apt-get install openresolv, or run systemd-resolved)");
+    await expect(applyDns("wg0", { servers: ["198.18.0.53"], search: [] }, missing)).rejects.toThrow(
+      "not installed (apt-get install openresolv, or run systemd-resolved)",
+    );
   });
 
   test("syncDns: unchanged does nothing; a change re-applies; removing dns reverts", async () => {

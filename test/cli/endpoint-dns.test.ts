@@ -97,7 +97,10 @@ describePrivileged("endpoints given as host names follow DNS (two namespaces, /e
     keys.pubB = run([bin, "pubkey"], { input: keys.b }).trim();
   });
   afterAll(() => {
-    for (const [ns, name] of [[nsA, A], [nsB, B]] as const) {
+    for (const [ns, name] of [
+      [nsA, A],
+      [nsB, B],
+    ] as const) {
       if (!ns) continue;
       Bun.spawnSync(["ip", "netns", "exec", ns.name, bin, "down", name], { stdout: "ignore", stderr: "ignore" });
       Bun.spawnSync(["ip", "-n", ns.name, "link", "delete", name], { stderr: "ignore" });

@@ -1,6 +1,16 @@
 // When a named endpoint is resolved again and whether the answer moves it.
 import { describe, expect, test } from "bun:test";
-import { chooseEndpoint, DEFAULT_REFRESH_MS, FAILING_AFTER_MS, initialFollowState, isFailing, observe, resolveDue, RETRY_MS, type PeerSample } from "../../src/cli/endpoint-policy.ts";
+import {
+  chooseEndpoint,
+  DEFAULT_REFRESH_MS,
+  FAILING_AFTER_MS,
+  initialFollowState,
+  isFailing,
+  observe,
+  resolveDue,
+  RETRY_MS,
+  type PeerSample,
+} from "../../src/cli/endpoint-policy.ts";
 
 const T0 = 1_700_000_000_000;
 const sample = (over: Partial<PeerSample> = {}): PeerSample => ({ endpoint: "198.18.0.1:51820", latestHandshakeMs: T0, txBytes: 1000, rxBytes: 1000, ...over });

@@ -121,7 +121,9 @@ describe("planNetChanges (pure)", () => {
     ],
     [
       "dropping the default route removes its table route and rules, keeping the suppress rule another tunnel needs",
-      live({ policy: { v4: { table: 51821, markRules: [51820, 51821], suppressRules: 1 }, v6: { table: null, markRules: [], suppressRules: 0 }, srcValidMark: true } }),
+      live({
+        policy: { v4: { table: 51821, markRules: [51820, 51821], suppressRules: 1 }, v6: { table: null, markRules: [], suppressRules: 0 }, srcValidMark: true },
+      }),
       want(),
       ["route 0.0.0.0/0 removed from table 51821", "IPv4 rule 'not fwmark 51821 lookup 51821' removed"],
     ],
@@ -133,7 +135,9 @@ describe("planNetChanges (pure)", () => {
     expect(planNetChanges(live(), want()).fwmark).toBeNull();
     expect(planNetChanges(live(), want({ fwmark: 7 })).fwmark).toBe(7);
     expect(planNetChanges(live(), want({ routes: ["::/0"] })).fwmark).toBe(51820);
-    const reused = live({ policy: { v4: { table: 51822, markRules: [51822], suppressRules: 1 }, v6: { table: null, markRules: [], suppressRules: 0 }, srcValidMark: true } });
+    const reused = live({
+      policy: { v4: { table: 51822, markRules: [51822], suppressRules: 1 }, v6: { table: null, markRules: [], suppressRules: 0 }, srcValidMark: true },
+    });
     expect(planNetChanges(reused, want({ routes: ["0.0.0.0/0"] }))).toEqual({ changes: [], fwmark: 51822 });
   });
 
@@ -151,7 +155,9 @@ describe("planNetChanges (pure)", () => {
   });
 
   test("teardown removes duplicate suppress rules only when no other tunnel's mark rule is left", () => {
-    const alone = live({ policy: { v4: { table: 51820, markRules: [51820], suppressRules: 2 }, v6: { table: null, markRules: [], suppressRules: 0 }, srcValidMark: true } });
+    const alone = live({
+      policy: { v4: { table: 51820, markRules: [51820], suppressRules: 2 }, v6: { table: null, markRules: [], suppressRules: 0 }, srcValidMark: true },
+    });
     expect(planTeardown(alone).map((c) => c.description)).toEqual([
       "route 0.0.0.0/0 removed from table 51820",
       "IPv4 rule 'not fwmark 51820 lookup 51820' removed",
@@ -220,9 +226,7 @@ describe("applyNetChanges with a fake runner", () => {
     const plan = planNetChanges(live({ up: false }), want({ addresses: ["198.18.0.1/24"], routes: ["198.18.4.0/22"] }));
     const error = await applyNetChanges("tn0", plan.changes, runner).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CliError);
-    expect((error as CliError).message).toBe(
-      "tn0: link up failed: ip -n x link set dev tn0 mtu 1420 up: RTNETLINK answers: Operation not permitted",
-    );
+    expect((error as CliError).message).toBe("tn0: link up failed: ip -n x link set dev tn0 mtu 1420 up: RTNETLINK answers: Operation not permitted");
     expect((error as CliError).exitCode).toBe(77);
     expect(seen).toEqual(["ip -n x -4 address replace 198.18.0.1/24 dev tn0", "ip -n x link set dev tn0 mtu 1420 up"]);
   });
@@ -257,13 +261,21 @@ describePrivileged("netconfig against the kernel (namespace)", { root: true, com
       cmd("route 198.18.11.0/24 added", "-4", "route", "replace", "198.18.11.0/24", "dev", "tn0"),
     ];
     const calls: string[][] = [];
-    const counting: NetRunner = { ...runner, execInput: (argv, input) => (calls.push(argv), runner.execInput!(argv, input)) };
+    const counting: NetRunner = {
+      ...runner,
+      execInput: (argv, input) => {
+        calls.push(argv);
+        return runner.execInput!(argv, input);
+      },
+    };
     ns.ip("link", "set", "tn0", "up");
     const error = await applyNetChanges("tn0", changes, counting).catch((e: unknown) => e);
     expect(calls).toEqual([["ip", "-n", ns.name, "-4", "-batch", "-"]]);
     expect(error).toBeInstanceOf(CliError);
     // The gateway is not on any connected network: line 2 fails, line 3 never runs.
-    expect((error as CliError).message).toStartWith(`tn0: route 198.18.10.0/24 added failed: ip -n ${ns.name} -4 route replace 198.18.10.0/24 via 198.19.255.1 dev tn0: `);
+    expect((error as CliError).message).toStartWith(
+      `tn0: route 198.18.10.0/24 added failed: ip -n ${ns.name} -4 route replace 198.18.10.0/24 via 198.19.255.1 dev tn0: `,
+    );
     expect((error as CliError).message).not.toContain("Command failed");
     expect(ns.ip("-4", "address", "show", "dev", "tn0")).toContain("198.18.9.1/24");
     expect(ns.ip("-4", "route", "show", "dev", "tn0")).not.toContain("198.18.11.0/24");
@@ -374,7 +386,14 @@ describePrivileged("netconfig against the kernel (namespace)", { root: true, com
 
     const off: DesiredNetState = { ...base, table: "off" };
     await applyNetChanges("tn0", (await plan(off)).changes, runner);
-    expect(ns.ip("-4", "route", "show", "table", "all", "dev", "tn0").trim().split("\n").map((l) => l.trim()).filter((l) => !l.includes("table local"))).toEqual(["198.18.0.0/24 proto kernel scope link src 198.18.0.1"]);
+    expect(
+      ns
+        .ip("-4", "route", "show", "table", "all", "dev", "tn0")
+        .trim()
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => !l.includes("table local")),
+    ).toEqual(["198.18.0.0/24 proto kernel scope link src 198.18.0.1"]);
     expect((await plan(off)).changes).toEqual([]);
 
     await applyNetChanges("tn0", (await plan({ ...base, table: 7001 })).changes, runner);

@@ -20,16 +20,23 @@ function status(workers: DeviceStatus["workers"], counters: Partial<Counters> = 
   };
 }
 
-const line = (s: DeviceStatus) => renderStatus(s, 0).split("\n").find((l) => l.startsWith("  workers:"));
+const line = (s: DeviceStatus) =>
+  renderStatus(s, 0)
+    .split("\n")
+    .find((l) => l.startsWith("  workers:"));
 
 describe("tunnel status: workers", () => {
   test("one worker: the data plane alone, and why", () => {
-    expect(line(status({ setting: "auto", count: 1, cores: 2, helpersUp: 0 }))).toBe("  workers: 1 (auto for 2 cores): the data plane seals and opens on its own thread");
+    expect(line(status({ setting: "auto", count: 1, cores: 2, helpersUp: 0 }))).toBe(
+      "  workers: 1 (auto for 2 cores): the data plane seals and opens on its own thread",
+    );
   });
 
   test("helpers: how many run, their share of the packets and the waits", () => {
     const s = status({ setting: 3, count: 3, cores: 8, helpersUp: 2 }, { cryptoPacketsHelpers: 600, cryptoPacketsInline: 400, cryptoWaits: 7 });
-    expect(line(s)).toBe("  workers: 3 (set): the data plane + 2 of 2 crypto helpers running; helpers sealed or opened 60 % of 1000 packets, the data plane waited for them 7 times");
+    expect(line(s)).toBe(
+      "  workers: 3 (set): the data plane + 2 of 2 crypto helpers running; helpers sealed or opened 60 % of 1000 packets, the data plane waited for them 7 times",
+    );
   });
 
   test("helpers switched off after a stall say so", () => {

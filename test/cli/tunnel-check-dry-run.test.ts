@@ -36,14 +36,20 @@ const PEER = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
 
 describe("tunnel check", () => {
   test("a valid file: exit 0, nothing on stdout; --json says what it read", () => {
-    const path = write("ok.toml", `[interface]\nname = "chk0"\nprivate_key = "${KEY}"\naddress = ["198.18.9.1/24"]\n\n[[peer]]\npublic_key = "${PEER}"\nallowed_ips = ["198.18.9.2/32"]\n`);
+    const path = write(
+      "ok.toml",
+      `[interface]\nname = "chk0"\nprivate_key = "${KEY}"\naddress = ["198.18.9.1/24"]\n\n[[peer]]\npublic_key = "${PEER}"\nallowed_ips = ["198.18.9.2/32"]\n`,
+    );
     const r = cli(["check", path]);
     expect(r).toMatchObject({ code: 0, stdout: "" });
     expect(JSON.parse(cli(["check", "--json", path]).stdout)).toEqual({ file: path, valid: true, interface: "chk0", peers: 1 });
   });
 
   test("a bad key: one line naming the file and the key, exit 78", () => {
-    const path = write("bad.toml", `[interface]\nname = "chk0"\nprivate_key = "${KEY}"\n\n[[peer]]\npublic_key = "not-a-key"\nallowed_ips = ["198.18.9.2/32"]\n`);
+    const path = write(
+      "bad.toml",
+      `[interface]\nname = "chk0"\nprivate_key = "${KEY}"\n\n[[peer]]\npublic_key = "not-a-key"\nallowed_ips = ["198.18.9.2/32"]\n`,
+    );
     const r = cli(["check", path]);
     expect(r.code).toBe(78);
     const lines = r.stderr.trim().split("\n");
@@ -88,7 +94,11 @@ describePrivileged("tunnel up --dry-run (two namespaces)", { root: true, command
     k.pubB = run([tunnelBinary(), "pubkey"], { input: k.b }).trim();
   });
   afterAll(() => {
-    for (const [ns, name] of [[nsA, A], [nsB, B]] as const) if (ns) cli(["down", name], ns);
+    for (const [ns, name] of [
+      [nsA, A],
+      [nsB, B],
+    ] as const)
+      if (ns) cli(["down", name], ns);
     nsA?.delete();
     nsB?.delete();
   });
@@ -108,18 +118,34 @@ describePrivileged("tunnel up --dry-run (two namespaces)", { root: true, command
     expect(cli(["up", write(`${A}.toml`, cfgA())], nsA).code).toBe(0);
     expect(cli(["up", write(`${B}.toml`, cfg(B, k.b, 51861, "198.18.4.2/24", k.pubA, "198.19.4.1:51860", "198.18.4.1/32"))], nsB).code).toBe(0);
     await pingUntil(nsA, "198.18.4.2");
-    expect(JSON.parse(cli(["up", "--dry-run", "--json", join(dir, `${A}.toml`)], nsA).stdout)).toEqual({ interface: A, changed: false, changes: [], dryRun: true });
+    expect(JSON.parse(cli(["up", "--dry-run", "--json", join(dir, `${A}.toml`)], nsA).stdout)).toEqual({
+      interface: A,
+      changed: false,
+      changes: [],
+      dryRun: true,
+    });
 
-    const dumpBefore = nsA.exec(["wg", "show", A, "dump"]).split("\n").map((l) => l.split("\t").slice(0, 5).join("\t"));
+    const dumpBefore = nsA
+      .exec(["wg", "show", A, "dump"])
+      .split("\n")
+      .map((l) => l.split("\t").slice(0, 5).join("\t"));
     const addrsBefore = nsA.ip("-o", "addr", "show", "dev", A);
     const appliedBefore = readFileSync(`/var/run/tunnel/${A}.applied.json`, "utf8");
-    const changed = write(`${A}.toml`, cfgA("persistent_keepalive = 25\n").replace('address = ["198.18.4.1/24"]', 'address = ["198.18.4.1/24", "fd00:4::1/64"]'));
+    const changed = write(
+      `${A}.toml`,
+      cfgA("persistent_keepalive = 25\n").replace('address = ["198.18.4.1/24"]', 'address = ["198.18.4.1/24", "fd00:4::1/64"]'),
+    );
     const r = cli(["up", "--dry-run", "--json", changed], nsA);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { changed: boolean; changes: string[] };
     expect(out.changed).toBe(true);
     expect(out.changes).toEqual([expect.stringContaining("keepalive 0 → 25"), "address fd00:4::1/64 added"]);
-    expect(nsA.exec(["wg", "show", A, "dump"]).split("\n").map((l) => l.split("\t").slice(0, 5).join("\t"))).toEqual(dumpBefore);
+    expect(
+      nsA
+        .exec(["wg", "show", A, "dump"])
+        .split("\n")
+        .map((l) => l.split("\t").slice(0, 5).join("\t")),
+    ).toEqual(dumpBefore);
     expect(nsA.ip("-o", "addr", "show", "dev", A)).toBe(addrsBefore);
     expect(readFileSync(`/var/run/tunnel/${A}.applied.json`, "utf8")).toBe(appliedBefore);
 

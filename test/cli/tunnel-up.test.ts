@@ -25,7 +25,10 @@ let nsB: Netns;
 const keys = { a: "", b: "", pubA: "", pubB: "" };
 
 function exec(ns: Netns, args: string[], env: Record<string, string> = {}) {
-  const p = Bun.spawnSync(["ip", "netns", "exec", ns.name, "env", ...Object.entries({ NO_COLOR: "1", ...env }).map(([k, v]) => `${k}=${v}`), bin, ...args], { stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawnSync(["ip", "netns", "exec", ns.name, "env", ...Object.entries({ NO_COLOR: "1", ...env }).map(([k, v]) => `${k}=${v}`), bin, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
 }
 
@@ -58,7 +61,11 @@ describePrivileged("tunnel up / down / wg-quick (compiled binary, two namespaces
     keys.pubB = run([bin, "pubkey"], { input: keys.b }).trim();
   });
   afterAll(() => {
-    for (const [ns, name] of [[nsA, A], [nsB, B], [nsA, Q]] as const) {
+    for (const [ns, name] of [
+      [nsA, A],
+      [nsB, B],
+      [nsA, Q],
+    ] as const) {
       if (!ns) continue;
       exec(ns, ["down", name]);
       Bun.spawnSync(["ip", "-n", ns.name, "link", "delete", name], { stderr: "ignore" });
@@ -103,7 +110,7 @@ describePrivileged("tunnel up / down / wg-quick (compiled binary, two namespaces
 
   test("a changed file applies only the change and keeps the session", async () => {
     const before = run(["ip", "netns", "exec", nsA.name, "wg", "show", A, "latest-handshakes"]).trim();
-    const r = exec(nsA, ["up", writeConfig(A, cfgA() + "persistent_keepalive = 25\n"), "--json"]);
+    const r = exec(nsA, ["up", writeConfig(A, `${cfgA()}persistent_keepalive = 25\n`), "--json"]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { changed: boolean; changes: string[] };
     expect(out.changed).toBe(true);
@@ -136,16 +143,26 @@ describePrivileged("tunnel up / down / wg-quick (compiled binary, two namespaces
 
   test("wg-quick up/down with tunnel as the userspace implementation", async () => {
     const conf = join(dir, `${Q}.conf`);
-    writeFileSync(conf, `[Interface]\nPrivateKey = ${keys.a}\nListenPort = 51830\nAddress = 198.18.2.1/24\n\n[Peer]\nPublicKey = ${keys.pubB}\nEndpoint = 198.19.2.2:51831\nAllowedIPs = 198.18.2.2/32\n`, { mode: 0o600 });
+    writeFileSync(
+      conf,
+      `[Interface]\nPrivateKey = ${keys.a}\nListenPort = 51830\nAddress = 198.18.2.1/24\n\n[Peer]\nPublicKey = ${keys.pubB}\nEndpoint = 198.19.2.2:51831\nAllowedIPs = 198.18.2.2/32\n`,
+      { mode: 0o600 },
+    );
     const binDir = bin.slice(0, bin.lastIndexOf("/"));
     const env = { WG_QUICK_USERSPACE_IMPLEMENTATION: "tunnel", PATH: `${binDir}:/usr/sbin:/usr/bin:/sbin:/bin` };
-    const up = Bun.spawnSync(["ip", "netns", "exec", nsA.name, "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), "wg-quick", "up", conf], { stdout: "pipe", stderr: "pipe" });
+    const up = Bun.spawnSync(["ip", "netns", "exec", nsA.name, "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), "wg-quick", "up", conf], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(up.stderr.toString()).toContain("tunnel");
     expect(up.exitCode).toBe(0);
     // wg lists every socket in /var/run/wireguard, which namespaces share.
     expect(run(["ip", "netns", "exec", nsA.name, "wg", "show", "interfaces"]).trim().split(/\s+/)).toContain(Q);
     expect(await udpEchoRtts(nsA, nsB, "198.18.2.2", 2)).toHaveLength(2);
-    const down = Bun.spawnSync(["ip", "netns", "exec", nsA.name, "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), "wg-quick", "down", conf], { stdout: "pipe", stderr: "pipe" });
+    const down = Bun.spawnSync(["ip", "netns", "exec", nsA.name, "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), "wg-quick", "down", conf], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(down.exitCode).toBe(0);
     expect(linkExists(nsA, Q)).toBe(false);
   });

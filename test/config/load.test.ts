@@ -39,10 +39,7 @@ describe("config/load: key files", () => {
   });
 
   test("unreadable and malformed key files are config errors naming the key", () => {
-    const result = loadTunnelConfig(
-      { path: "/etc/tunnel/lab0.toml", text: CONFIG },
-      filesFrom({ "/etc/tunnel/psk/gateway.psk": "not a key" }),
-    );
+    const result = loadTunnelConfig({ path: "/etc/tunnel/lab0.toml", text: CONFIG }, filesFrom({ "/etc/tunnel/psk/gateway.psk": "not a key" }));
     expect(result.ok ? [] : formatted(result.errors)).toEqual([
       "/etc/tunnel/lab0.toml: interface.private_key_file: cannot read '/etc/tunnel/keys/lab0.key': ENOENT: no such file or directory, open '/etc/tunnel/keys/lab0.key'",
       "/etc/tunnel/lab0.toml: peer[0].preshared_key_file: '/etc/tunnel/psk/gateway.psk' does not hold a valid key: the file holds more than one word; it must hold only the key",
@@ -97,7 +94,7 @@ describe("config/load: a peer with the interface's own key", () => {
   };
   const own = publicKeyOf(PRIVATE_KEY);
   const text = (peers: string[]) =>
-    `[interface]\nprivate_key = "${PRIVATE_KEY}"\n` + peers.map((k) => `\n[[peer]]\npublic_key = "${k}"\nallowed_ips = ["198.18.9.0/24"]\n`).join("");
+    `[interface]\nprivate_key = "${PRIVATE_KEY}"\n${peers.map((k) => `\n[[peer]]\npublic_key = "${k}"\nallowed_ips = ["198.18.9.0/24"]\n`).join("")}`;
 
   test("is an error naming the file, the key and the value", () => {
     const result = loadTunnelConfig({ path: "lab0.toml", text: text([PEER_A_KEY, own]) }, filesFrom({}), publicKeyOf);
@@ -108,7 +105,10 @@ describe("config/load: a peer with the interface's own key", () => {
 
   test("names private_key_file when the key came from a file", () => {
     const result = loadTunnelConfig(
-      { path: "/etc/tunnel/lab0.toml", text: `[interface]\nprivate_key_file = "lab0.key"\n\n[[peer]]\npublic_key = "${own}"\nallowed_ips = ["198.18.9.0/24"]\n` },
+      {
+        path: "/etc/tunnel/lab0.toml",
+        text: `[interface]\nprivate_key_file = "lab0.key"\n\n[[peer]]\npublic_key = "${own}"\nallowed_ips = ["198.18.9.0/24"]\n`,
+      },
       filesFrom({ "/etc/tunnel/lab0.key": `${PRIVATE_KEY}\n` }),
       publicKeyOf,
     );
@@ -125,7 +125,10 @@ describe("config/load: a peer with the interface's own key", () => {
 describe("config/load: key files for the permission check", () => {
   test("lists each key file once, resolved against the config's directory; inline keys are not files", () => {
     const result = loadTunnelConfig(
-      { path: "/etc/tunnel/lab0.toml", text: CONFIG + `\n[[peer]]\npublic_key = "${PSK}"\npreshared_key_file = "/etc/tunnel/psk/gateway.psk"\nallowed_ips = ["198.18.2.0/24"]\n` },
+      {
+        path: "/etc/tunnel/lab0.toml",
+        text: `${CONFIG}\n[[peer]]\npublic_key = "${PSK}"\npreshared_key_file = "/etc/tunnel/psk/gateway.psk"\nallowed_ips = ["198.18.2.0/24"]\n`,
+      },
       filesFrom({ "/etc/tunnel/keys/lab0.key": `${PRIVATE_KEY}\n`, "/etc/tunnel/psk/gateway.psk": `${PSK}\n` }),
     );
     if (!result.ok) throw new Error(formatted(result.errors).join("\n"));

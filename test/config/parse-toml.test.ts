@@ -110,14 +110,12 @@ describe("config/parse-toml: a valid file", () => {
 
 describe("config/parse-toml: errors name the file, the key and what is wrong", () => {
   test("TOML syntax errors give the line", () => {
-    expect(errorsOf(`[interface]\nname = "lab0"\nmtu = \n`)).toEqual([
-      "peer.toml:3: invalid TOML: Missing value after '='; values must be on the same line",
-    ]);
+    expect(errorsOf(`[interface]\nname = "lab0"\nmtu = \n`)).toEqual(["peer.toml:3: invalid TOML: Missing value after '='; values must be on the same line"]);
     expect(errorsOf(`[interface]\nname = "a"\nname = "b"\n`)).toEqual(["peer.toml:3: invalid TOML: Cannot redefine key 'name'"]);
   });
 
   test("invalid prefix in allowed_ips, counted from 0", () => {
-    const text = minimal("", peer("") + `[[peer]]\npublic_key = "${PEER_B_KEY}"\nallowed_ips = ["198.18.0.300/32"]\n`);
+    const text = minimal("", `${peer("")}[[peer]]\npublic_key = "${PEER_B_KEY}"\nallowed_ips = ["198.18.0.300/32"]\n`);
     expect(errorsOf(text)).toEqual(["peer.toml: peer[1].allowed_ips[0]: '198.18.0.300/32' is not a valid IPv4 prefix"]);
   });
 
@@ -191,9 +189,7 @@ describe("config/parse-toml: errors name the file, the key and what is wrong", (
   });
 
   test("private key missing, or given twice", () => {
-    expect(errorsOf(`[interface]\nlisten_port = 1\n`)).toEqual([
-      "peer.toml: interface.private_key: missing; set private_key or private_key_file",
-    ]);
+    expect(errorsOf(`[interface]\nlisten_port = 1\n`)).toEqual(["peer.toml: interface.private_key: missing; set private_key or private_key_file"]);
     expect(errorsOf(`[interface]\nprivate_key = "${PRIVATE_KEY}"\nprivate_key_file = "wg0.key"\n`)).toEqual([
       "peer.toml: interface.private_key: set either private_key or private_key_file, not both",
     ]);
@@ -213,10 +209,11 @@ describe("config/parse-toml: errors name the file, the key and what is wrong", (
   });
 
   test("duplicate peer public keys", () => {
-    const text = minimal("", peer("") + `[[peer]]\npublic_key = "${PEER_B_KEY}"\nallowed_ips = []\n` + `[[peer]]\npublic_key = "${PEER_A_KEY}"\nallowed_ips = ["198.18.9.0/24"]\n`);
-    expect(errorsOf(text)).toEqual([
-      "peer.toml: peer[2].public_key: the same public key as peer[0]; each peer needs its own key",
-    ]);
+    const text = minimal(
+      "",
+      `${peer("")}[[peer]]\npublic_key = "${PEER_B_KEY}"\nallowed_ips = []\n[[peer]]\npublic_key = "${PEER_A_KEY}"\nallowed_ips = ["198.18.9.0/24"]\n`,
+    );
+    expect(errorsOf(text)).toEqual(["peer.toml: peer[2].public_key: the same public key as peer[0]; each peer needs its own key"]);
   });
 
   test("interface names follow the kernel's rules", () => {
@@ -226,9 +223,7 @@ describe("config/parse-toml: errors name the file, the key and what is wrong", (
     expect(errorsOf(minimal(`name = "wg 0"`))).toEqual([
       "peer.toml: interface.name: 'wg 0' is not a valid interface name: it must not contain '/', ':' or whitespace",
     ]);
-    expect(errorsOf(minimal(`name = ".."`))).toEqual([
-      "peer.toml: interface.name: '..' is not a valid interface name: '.' and '..' are reserved",
-    ]);
+    expect(errorsOf(minimal(`name = ".."`))).toEqual(["peer.toml: interface.name: '..' is not a valid interface name: '.' and '..' are reserved"]);
     expect(errorsOf(minimal(), "/etc/tunnel/my office vpn.toml")).toEqual([
       "/etc/tunnel/my office vpn.toml: interface.name: 'my office vpn' is not a valid interface name: it must not contain '/', ':' or whitespace (taken from the file name; set interface.name to choose one)",
     ]);
@@ -247,7 +242,10 @@ describe("config/parse-toml: errors name the file, the key and what is wrong", (
       "bad_host!:51820",
       ":51820",
     ];
-    const text = minimal("", bad.map((endpoint, i) => `[[peer]]\npublic_key = "${Buffer.alloc(32, i + 1).toString("base64")}"\nallowed_ips = []\nendpoint = "${endpoint}"\n`).join(""));
+    const text = minimal(
+      "",
+      bad.map((endpoint, i) => `[[peer]]\npublic_key = "${Buffer.alloc(32, i + 1).toString("base64")}"\nallowed_ips = []\nendpoint = "${endpoint}"\n`).join(""),
+    );
     expect(errorsOf(text)).toEqual([
       "peer.toml: peer[0].endpoint: '198.18.0.1' is not a valid endpoint: missing ':port'",
       "peer.toml: peer[1].endpoint: '198.18.0.1:0' is not a valid endpoint: the port must be a number from 1 to 65535",
@@ -267,12 +265,7 @@ describe("config/parse-toml: errors name the file, the key and what is wrong", (
     const errors = parseTunnelConfig({ path: "peer.toml", text });
     expect(errors.ok).toBe(false);
     if (errors.ok) return;
-    expect(errors.errors.map((e) => e.key)).toEqual([
-      "interface.private_key",
-      "interface.listen_port",
-      "peer[0].public_key",
-      "peer[0].allowed_ips[0]",
-    ]);
+    expect(errors.errors.map((e) => e.key)).toEqual(["interface.private_key", "interface.listen_port", "peer[0].public_key", "peer[0].allowed_ips[0]"]);
     expect(errors.errors[3]).toEqual({
       file: "peer.toml",
       key: "peer[0].allowed_ips[0]",
@@ -293,7 +286,10 @@ describe("config/parse-toml: workers", () => {
     expect(workers("1")).toBe(1);
     expect(workers("64")).toBe(64);
     expect(workers('"4"')).toBe(4);
-    expect(parseTunnelConfig({ path: "a.toml", text: minimal() }).ok && (parseTunnelConfig({ path: "a.toml", text: minimal() }) as { config: TunnelConfig }).config.interface.workers).toBeUndefined();
+    expect(
+      parseTunnelConfig({ path: "a.toml", text: minimal() }).ok &&
+        (parseTunnelConfig({ path: "a.toml", text: minimal() }) as { config: TunnelConfig }).config.interface.workers,
+    ).toBeUndefined();
     expect(workers("0")).toEqual(['a.toml: interface.workers: 0 is not "auto" or a whole number of threads from 1 to 64']);
     expect(workers("65")).toEqual(['a.toml: interface.workers: 65 is not "auto" or a whole number of threads from 1 to 64']);
     expect(workers("2.5")).toEqual(['a.toml: interface.workers: 2.5 is not "auto" or a whole number of threads from 1 to 64']);
@@ -308,9 +304,7 @@ describe("config/parse-toml: warnings", () => {
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.config.peers[0]!.allowedIps).toEqual(["198.18.1.0/24"]);
-    expect(formatted(result.warnings)).toEqual([
-      "peer.toml: peer[0].allowed_ips[0]: '198.18.1.7/24' has host bits set; using 198.18.1.0/24",
-    ]);
+    expect(formatted(result.warnings)).toEqual(["peer.toml: peer[0].allowed_ips[0]: '198.18.1.7/24' has host bits set; using 198.18.1.0/24"]);
   });
 
   test("interface addresses keep their host bits", () => {
@@ -321,9 +315,7 @@ describe("config/parse-toml: warnings", () => {
   test("a prefix claimed by two peers, listed twice, or a peer with no allowed_ips", () => {
     const text = minimal(
       "",
-      peer("") +
-        `[[peer]]\npublic_key = "${PEER_B_KEY}"\nallowed_ips = ["198.18.1.0/24", "fd00::/64", "fd00::/64"]\n` +
-        `[[peer]]\npublic_key = "${PSK}"\n`,
+      `${peer("")}[[peer]]\npublic_key = "${PEER_B_KEY}"\nallowed_ips = ["198.18.1.0/24", "fd00::/64", "fd00::/64"]\n[[peer]]\npublic_key = "${PSK}"\n`,
     );
     const result = parseTunnelConfig({ path: "peer.toml", text });
     expect(result.ok).toBe(true);

@@ -149,9 +149,7 @@ describe("config/parse-wg-quick", () => {
 
   test("duplicate peers and a repeated single-valued key", () => {
     const text = `[Interface]\nPrivateKey = ${PRIVATE_KEY}\nListenPort = 1\nListenPort = 2\n[Peer]\nPublicKey = ${PEER_A_KEY}\nAllowedIPs = 198.18.1.0/24\n[Peer]\nPublicKey = ${PEER_A_KEY}\nAllowedIPs = 198.18.2.0/24\n`;
-    expect(errorsOf(text)).toEqual([
-      "wg0.conf:9: peer[1].PublicKey: the same public key as peer[0]; each peer needs its own key",
-    ]);
+    expect(errorsOf(text)).toEqual(["wg0.conf:9: peer[1].PublicKey: the same public key as peer[0]; each peer needs its own key"]);
     const fixed = parseWgQuickConfig({ path: "wg0.conf", text: text.replace(`${PEER_A_KEY}\nAllowedIPs = 198.18.2`, `${PEER_B_KEY}\nAllowedIPs = 198.18.2`) });
     if (!fixed.ok) throw new Error(formatted(fixed.errors).join("\n"));
     expect(fixed.config.interface.listenPort).toBe(2);

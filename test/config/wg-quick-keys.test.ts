@@ -7,7 +7,8 @@ import { parseTunnelConfig } from "../../src/config/parse-toml.ts";
 import { toToml } from "../../src/config/write-toml.ts";
 import { formatted, PEER_A_KEY, PRIVATE_KEY } from "./fixtures.ts";
 
-const config = (extra: string) => `[interface]\nprivate_key = "${PRIVATE_KEY}"\naddress = ["198.18.0.1/24"]\n${extra}\n\n[[peer]]\npublic_key = "${PEER_A_KEY}"\nallowed_ips = ["198.18.1.0/24"]\n`;
+const config = (extra: string) =>
+  `[interface]\nprivate_key = "${PRIVATE_KEY}"\naddress = ["198.18.0.1/24"]\n${extra}\n\n[[peer]]\npublic_key = "${PEER_A_KEY}"\nallowed_ips = ["198.18.1.0/24"]\n`;
 
 function parse(extra: string) {
   const result = parseTunnelConfig({ path: "/etc/tunnel/wg0.toml", text: config(extra) });
@@ -22,7 +23,9 @@ function errorsOf(extra: string): string[] {
 
 describe("config: wg-quick feature keys", () => {
   test("dns, dns_search, table and hooks parse into the config", () => {
-    const c = parse(`dns = ["198.18.0.53", "FD00::53"]\ndns_search = ["corp.example."]\ntable = 1234\npre_up = ["echo %i"]\npost_up = ["a", "b"]\npre_down = []\npost_down = ["c"]`);
+    const c = parse(
+      `dns = ["198.18.0.53", "FD00::53"]\ndns_search = ["corp.example."]\ntable = 1234\npre_up = ["echo %i"]\npost_up = ["a", "b"]\npre_down = []\npost_down = ["c"]`,
+    );
     expect(c.interface.dns).toEqual(["198.18.0.53", "fd00::53"]);
     expect(c.interface.dnsSearch).toEqual(["corp.example."]);
     expect(c.interface.table).toBe(1234);
@@ -51,11 +54,15 @@ describe("config: wg-quick feature keys", () => {
     ]);
     expect(errorsOf(`endpoint_refresh = 5`)).toEqual(["wg0.toml: interface.endpoint_refresh: 5 is out of range; it must be from 10 to 86400"]);
     expect(parse(`endpoint_refresh = 60`).interface.endpointRefresh).toBe(60);
-    expect(errorsOf(`post_up = "echo hi"`)).toEqual([`wg0.toml: interface.post_up: expected an array of strings, got a string ('echo hi') (write post_up = ["echo hi"])`]);
+    expect(errorsOf(`post_up = "echo hi"`)).toEqual([
+      `wg0.toml: interface.post_up: expected an array of strings, got a string ('echo hi') (write post_up = ["echo hi"])`,
+    ]);
   });
 
   test("toToml writes them back so they parse to the same config (quotes and %i intact)", () => {
-    const c = parse(`dns = ["198.18.0.53"]\ndns_search = ["corp.example"]\ntable = "off"\npost_up = ["printf '%s\\\\n' \\"%i\\" > /run/x"]\npre_down = ["true"]`);
+    const c = parse(
+      `dns = ["198.18.0.53"]\ndns_search = ["corp.example"]\ntable = "off"\npost_up = ["printf '%s\\\\n' \\"%i\\" > /run/x"]\npre_down = ["true"]`,
+    );
     const again = parseTunnelConfig({ path: "/etc/tunnel/wg0.toml", text: toToml(c) });
     expect(again.ok && again.config).toEqual(c);
     expect(c.interface.postUp).toEqual([`printf '%s\\n' "%i" > /run/x`]);

@@ -17,7 +17,7 @@ const CONFIG: TunnelConfig = {
   },
   peers: [
     {
-      name: "gateway \"east\"",
+      name: 'gateway "east"',
       description: "tab\there, backslash \\ and a newline\nin the middle",
       publicKey: PEER_A_KEY,
       presharedKey: { kind: "inline", key: PSK },
@@ -67,7 +67,7 @@ allowed_ips = []
     expect(result.config).toEqual(CONFIG);
   });
 
-  test("workers round-trips, as a number or \"auto\"", () => {
+  test('workers round-trips, as a number or "auto"', () => {
     for (const workers of [3, "auto"] as const) {
       const c: TunnelConfig = { interface: { name: "x", privateKey: { kind: "inline", key: PRIVATE_KEY }, addresses: [], mtu: 1420, workers }, peers: [] };
       const text = toToml(c);
@@ -99,7 +99,7 @@ allowed_ips = []
   });
 
   test("strings with control characters survive", () => {
-    const text = "a\u0001b\u007f\"\\ü";
+    const text = 'a\u0001b\u007f"\\ü';
     expect(Bun.TOML.parse(`v = ${tomlString(text)}`)).toEqual({ v: text });
   });
 });

@@ -132,7 +132,9 @@ describe.each(BACKENDS)("%s AEAD", (_name, make) => {
   });
 
   test("xaead rejects a tampered box and leaves out untouched", () => {
-    const nonce = rand(24), aad = rand(16), pt = rand(16);
+    const nonce = rand(24),
+      aad = rand(16),
+      pt = rand(16);
     const sealed = new Uint8Array(32);
     b.xaeadSeal(key, nonce, pt, aad, sealed);
     sealed[3]! ^= 1;
@@ -146,16 +148,22 @@ test.each(BACKENDS.slice(1))("%s produces the TypeScript fallback's output for r
   const a = createTypeScriptBackend();
   const c = make();
   for (let i = 0; i < 20; i++) {
-    const k = rand(32), len = (i * 97) % 1500, aad = rand(i % 40);
-    const b1 = rand(len + 16), b2 = b1.slice();
+    const k = rand(32),
+      len = (i * 97) % 1500,
+      aad = rand(i % 40);
+    const b1 = rand(len + 16),
+      b2 = b1.slice();
     a.aeadKey(k).seal(i, b1, 0, len, aad);
     c.aeadKey(k).seal(i, b2, 0, len, aad);
     expect(b1).toEqual(b2);
-    const m1 = new Uint8Array(16), m2 = new Uint8Array(16), d = rand(i * 13);
+    const m1 = new Uint8Array(16),
+      m2 = new Uint8Array(16),
+      d = rand(i * 13);
     a.blake2sMac(k, d, m1);
     c.blake2sMac(k, d, m2);
     expect(m1).toEqual(m2);
-    const h1 = new Uint8Array(32), h2 = new Uint8Array(32);
+    const h1 = new Uint8Array(32),
+      h2 = new Uint8Array(32);
     a.hmacBlake2s(k, h1, d, aad);
     c.hmacBlake2s(k, h2, d, aad);
     expect(h1).toEqual(h2);

@@ -17,7 +17,7 @@ const UNDERLAY = { a: "198.19.1.1", b: "198.19.1.2" };
 const INNER = { a: "198.18.1.1", b: "198.18.1.2", a6: "fd00:1::1", b6: "fd00:1::2" };
 
 function say(line: string): void {
-  process.stdout.write(line + "\n");
+  process.stdout.write(`${line}\n`);
 }
 
 function tunnel(ns: Netns, ...args: string[]): string {
@@ -61,8 +61,12 @@ try {
   const pubB = nsB.exec([BINARY, "pubkey"], { input: keyB }).trim();
   const fileA = join(dir, "demo-a.toml");
   const fileB = join(dir, "demo-b.toml");
-  writeFileSync(fileA, config("demo-a", keyA, 51820, [`${INNER.a}/24`, `${INNER.a6}/64`], pubB, `${UNDERLAY.b}:51821`, [`${INNER.b}/32`, `${INNER.b6}/128`]), { mode: 0o600 });
-  writeFileSync(fileB, config("demo-b", keyB, 51821, [`${INNER.b}/24`, `${INNER.b6}/64`], pubA, `${UNDERLAY.a}:51820`, [`${INNER.a}/32`, `${INNER.a6}/128`]), { mode: 0o600 });
+  writeFileSync(fileA, config("demo-a", keyA, 51820, [`${INNER.a}/24`, `${INNER.a6}/64`], pubB, `${UNDERLAY.b}:51821`, [`${INNER.b}/32`, `${INNER.b6}/128`]), {
+    mode: 0o600,
+  });
+  writeFileSync(fileB, config("demo-b", keyB, 51821, [`${INNER.b}/24`, `${INNER.b6}/64`], pubA, `${UNDERLAY.a}:51820`, [`${INNER.a}/32`, `${INNER.a6}/128`]), {
+    mode: 0o600,
+  });
   say(`demo: tunnel up ${fileA}`);
   process.stdout.write(tunnel(nsA, "up", fileA, "--json"));
   say(`demo: tunnel up ${fileB}`);
@@ -78,13 +82,15 @@ try {
   nsA.exec([process.execPath, PUSH, "send", INNER.b, "5301", String(SECONDS)]);
   const result = JSON.parse(await new Response(server.stdout).text()) as { received: number; corrupt: number; seconds: number };
   if (result.corrupt > 0) throw new Error(`${result.corrupt} corrupted bytes arrived`);
-  say(`TCP through the tunnel: ${((result.received * 8) / result.seconds / 1e9).toFixed(2)} Gb/s for ${SECONDS} s (${(result.received / 1e6).toFixed(0)} MB, every byte checked)`);
+  say(
+    `TCP through the tunnel: ${((result.received * 8) / result.seconds / 1e9).toFixed(2)} Gb/s for ${SECONDS} s (${(result.received / 1e6).toFixed(0)} MB, every byte checked)`,
+  );
   say("");
   say("tunnel status demo-a (sender side):");
-  process.stdout.write(tunnel(nsA, "status", "demo-a") + "\n");
+  process.stdout.write(`${tunnel(nsA, "status", "demo-a")}\n`);
   say("");
   say("tunnel status demo-b (receiver side):");
-  process.stdout.write(tunnel(nsB, "status", "demo-b") + "\n");
+  process.stdout.write(`${tunnel(nsB, "status", "demo-b")}\n`);
 } catch (e) {
   process.stderr.write(`demo failed: ${(e as Error).message}\n`);
   process.exitCode = 1;

@@ -6,7 +6,12 @@ import { describePrivileged } from "../support/privileges.ts";
 const ANSIBLE_DIR = new URL("../../deploy/ansible/", import.meta.url).pathname;
 
 function runIn(argv: string[]) {
-  const p = Bun.spawnSync(argv, { cwd: ANSIBLE_DIR, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1", ANSIBLE_NOCOLOR: "1", ANSIBLE_LOCAL_TEMP: "/tmp/.ansible-tunnel-lint" } });
+  const p = Bun.spawnSync(argv, {
+    cwd: ANSIBLE_DIR,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1", ANSIBLE_NOCOLOR: "1", ANSIBLE_LOCAL_TEMP: "/tmp/.ansible-tunnel-lint" },
+  });
   return { code: p.exitCode, out: p.stdout.toString() + p.stderr.toString() };
 }
 

@@ -31,7 +31,11 @@ const pub: Record<string, Record<string, string>> = {};
 const priv: Record<string, string> = {};
 
 function tunnel(args: string[], input?: string): string {
-  const p = Bun.spawnSync([tunnelBinary(), ...args], { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawnSync([tunnelBinary(), ...args], {
+    stdin: input === undefined ? "ignore" : new TextEncoder().encode(input),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (p.exitCode !== 0) throw new Error(`tunnel ${args.join(" ")}: ${p.stderr.toString()}`);
   return p.stdout.toString().trim();
 }
@@ -98,9 +102,9 @@ describePrivileged("Ansible role: topology filter and config template", { comman
       }
     }
     // The files a host would have: its private keys and PSKs (tunnel check reads them).
-    writeFileSync(join(dir, "etc", "wg0.key"), tunnel(["genkey"]) + "\n", { mode: 0o600 });
-    writeFileSync(join(dir, "etc", "wg1.key"), tunnel(["genkey"]) + "\n", { mode: 0o600 });
-    for (const h of HOSTS) writeFileSync(join(dir, "etc", `wg1-${h}.psk`), tunnel(["genpsk"]) + "\n", { mode: 0o600 });
+    writeFileSync(join(dir, "etc", "wg0.key"), `${tunnel(["genkey"])}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, "etc", "wg1.key"), `${tunnel(["genkey"])}\n`, { mode: 0o600 });
+    for (const h of HOSTS) writeFileSync(join(dir, "etc", `wg1-${h}.psk`), `${tunnel(["genpsk"])}\n`, { mode: 0o600 });
   });
   afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
 
@@ -124,15 +128,28 @@ describePrivileged("Ansible role: topology filter and config template", { comman
   test("wg0 is a full mesh: host routes of both others, routed prefixes, IPv6 endpoint in brackets", () => {
     const alpha = parseTunnelToml(rendered("alpha", "wg0"));
     expect(alpha.peers.map((p) => p.name)).toEqual(["beta", "gamma"]);
-    expect(alpha.peers[0]).toMatchObject({ public_key: pub.beta!.wg0, endpoint: "198.18.1.12:51820", allowed_ips: ["198.18.100.2/32", "fd00:100::2/128", "198.18.150.0/24"], persistent_keepalive: 25 });
+    expect(alpha.peers[0]).toMatchObject({
+      public_key: pub.beta!.wg0,
+      endpoint: "198.18.1.12:51820",
+      allowed_ips: ["198.18.100.2/32", "fd00:100::2/128", "198.18.150.0/24"],
+      persistent_keepalive: 25,
+    });
     expect(alpha.peers[1]).toMatchObject({ public_key: pub.gamma!.wg0, endpoint: "[fd00:1::13]:51820", allowed_ips: ["198.18.100.3/32", "fd00:100::3/128"] });
-    expect(alpha.interface).toMatchObject({ name: "wg0", listen_port: 51820, address: ["198.18.100.1/24", "fd00:100::1/64"], private_key_file: `${dir}/etc/wg0.key` });
+    expect(alpha.interface).toMatchObject({
+      name: "wg0",
+      listen_port: 51820,
+      address: ["198.18.100.1/24", "fd00:100::1/64"],
+      private_key_file: `${dir}/etc/wg0.key`,
+    });
     expect(parseTunnelToml(rendered("gamma", "wg0")).peers.map((p) => p.name)).toEqual(["alpha", "beta"]);
   });
 
   test("wg1 is hub-and-spoke: the hub peers every spoke, spokes route the network through the hub, with PSK files", () => {
     const hub = parseTunnelToml(rendered("alpha", "wg1"));
-    expect(hub.peers.map((p) => [p.name, p.allowed_ips])).toEqual([["beta", ["198.18.200.2/32"]], ["gamma", ["198.18.200.3/32"]]]);
+    expect(hub.peers.map((p) => [p.name, p.allowed_ips])).toEqual([
+      ["beta", ["198.18.200.2/32"]],
+      ["gamma", ["198.18.200.3/32"]],
+    ]);
     expect(hub.peers[0]!.preshared_key_file).toBe(`${dir}/etc/wg1-beta.psk`);
     const spoke = parseTunnelToml(rendered("beta", "wg1"));
     expect(spoke.peers.map((p) => [p.name, p.allowed_ips])).toEqual([["alpha", ["198.18.200.1/32", "198.18.200.0/24"]]]);

@@ -13,7 +13,7 @@ import type { DeviceStatus } from "../../src/device/device-status.ts";
 import { iperf3, Netns, ping, pingUntil, removeStale, run } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
 import { collect, until } from "../support/streams.ts";
-import { DeviceProc, startDevice } from "../support/device-proc.ts";
+import { type DeviceProc, startDevice } from "../support/device-proc.ts";
 
 const PREFIX = "tdev";
 const IF = { a: `tda${process.pid}`, b: `tdb${process.pid}`, c: `tdc${process.pid}` };
@@ -48,7 +48,19 @@ describePrivileged("device: our data plane on the real kernel", { root: true, co
     const err = collect(proc.stderr);
     wgGo = { proc, log: () => out.text() + err.text() };
     await until(`wireguard-go socket`, () => existsSync(join(SOCK_DIR, `${IF.c}.sock`)));
-    const args = ["wg", "set", IF.c, "listen-port", String(PORT.c), "private-key", keys.c.file, "peer", keys.a.pub, "allowed-ips", "198.18.1.1/32,fd00:18::1/128"];
+    const args = [
+      "wg",
+      "set",
+      IF.c,
+      "listen-port",
+      String(PORT.c),
+      "private-key",
+      keys.c.file,
+      "peer",
+      keys.a.pub,
+      "allowed-ips",
+      "198.18.1.1/32,fd00:18::1/128",
+    ];
     if (endpointOfA) args.push("endpoint", `[fd00:19:2::1]:${PORT.a}`);
     run(args);
     address(nsC, IF.c, 3);
@@ -65,13 +77,19 @@ describePrivileged("device: our data plane on the real kernel", { root: true, co
     nsB.ip("addr", "add", "198.19.1.2/24", "dev", "vba");
     nsA.ip("-6", "addr", "add", "fd00:19:2::1/64", "dev", "vac", "nodad");
     nsC.ip("-6", "addr", "add", "fd00:19:2::3/64", "dev", "vca", "nodad");
-    for (const [ns, dev] of [[nsA, "vab"], [nsA, "vac"], [nsB, "vba"], [nsC, "vca"]] as const) ns.ip("link", "set", dev, "up");
+    for (const [ns, dev] of [
+      [nsA, "vab"],
+      [nsA, "vac"],
+      [nsB, "vba"],
+      [nsC, "vca"],
+    ] as const)
+      ns.ip("link", "set", dev, "up");
     dir = mkdtempSync(join(tmpdir(), "tdev-"));
     for (const k of ["a", "b", "c"] as const) {
       const priv = run(["wg", "genkey"]).trim();
       const file = join(dir, `${k}.key`);
-      writeFileSync(file, priv + "\n", { mode: 0o600 });
-      keys[k] = { priv, pub: run(["wg", "pubkey"], { input: priv + "\n" }).trim(), file };
+      writeFileSync(file, `${priv}\n`, { mode: 0o600 });
+      keys[k] = { priv, pub: run(["wg", "pubkey"], { input: `${priv}\n` }).trim(), file };
     }
     devA = startDevice(nsA, IF.a);
     devB = startDevice(nsB, IF.b);
@@ -79,9 +97,27 @@ describePrivileged("device: our data plane on the real kernel", { root: true, co
     expect(readyA.ready).toBe(true);
     expect(readyB.ready).toBe(true);
     expect((readyA.report as string[]).length).toBe(3);
-    run(["wg", "set", IF.a, "listen-port", String(PORT.a), "private-key", keys.a.file,
-      "peer", keys.b.pub, "allowed-ips", "198.18.1.2/32,fd00:18::2/128", "endpoint", `198.19.1.2:${PORT.b}`,
-      "peer", keys.c.pub, "allowed-ips", "198.18.1.3/32,fd00:18::3/128", "endpoint", `[fd00:19:2::3]:${PORT.c}`]);
+    run([
+      "wg",
+      "set",
+      IF.a,
+      "listen-port",
+      String(PORT.a),
+      "private-key",
+      keys.a.file,
+      "peer",
+      keys.b.pub,
+      "allowed-ips",
+      "198.18.1.2/32,fd00:18::2/128",
+      "endpoint",
+      `198.19.1.2:${PORT.b}`,
+      "peer",
+      keys.c.pub,
+      "allowed-ips",
+      "198.18.1.3/32,fd00:18::3/128",
+      "endpoint",
+      `[fd00:19:2::3]:${PORT.c}`,
+    ]);
     // B knows no endpoint: it learns A's from A's first authenticated packet (roaming).
     run(["wg", "set", IF.b, "listen-port", String(PORT.b), "private-key", keys.b.file, "peer", keys.a.pub, "allowed-ips", "198.18.1.1/32,fd00:18::1/128"]);
     address(nsA, IF.a, 1);
@@ -123,7 +159,9 @@ describePrivileged("device: our data plane on the real kernel", { root: true, co
     const up = await iperf3(nsA, nsB, "198.18.1.2", { seconds: 3 });
     const down = await iperf3(nsB, nsA, "198.18.1.1", { seconds: 3 });
     const udp = await iperf3(nsA, nsB, "198.18.1.2", { seconds: 2, udp: "300M" });
-    console.log(`ours↔ours: TCP A→B ${(up.bitsPerSecond / 1e9).toFixed(2)} Gb/s, B→A ${(down.bitsPerSecond / 1e9).toFixed(2)} Gb/s, UDP ${(udp.bitsPerSecond / 1e6).toFixed(0)} Mb/s`);
+    console.log(
+      `ours↔ours: TCP A→B ${(up.bitsPerSecond / 1e9).toFixed(2)} Gb/s, B→A ${(down.bitsPerSecond / 1e9).toFixed(2)} Gb/s, UDP ${(udp.bitsPerSecond / 1e6).toFixed(0)} Mb/s`,
+    );
     expect(up.bitsPerSecond).toBeGreaterThan(100e6);
     expect(down.bitsPerSecond).toBeGreaterThan(100e6);
     expect(udp.bytes).toBeGreaterThan(0);

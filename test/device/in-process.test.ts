@@ -24,7 +24,11 @@ function udpPacket(from: PlaneSide, to: PlaneSide, payload: number, v6 = false):
 
 /** tsoPacket builds a TSO super-packet of `segments` full segments from `from` to `to`, starting at seq. */
 function tsoPacket(from: PlaneSide, to: PlaneSide, seq: number, segments: number): Uint8Array {
-  return superPacket("tcp4", { src: from.inner4, dst: to.inner4, sport: 40000, dport: 5201, seq, ack: 1, flags: TCP_ACK | TCP_PSH, payload: segments * MSS }, MSS);
+  return superPacket(
+    "tcp4",
+    { src: from.inner4, dst: to.inner4, sport: 40000, dport: 5201, seq, ack: 1, flags: TCP_ACK | TCP_PSH, payload: segments * MSS },
+    MSS,
+  );
 }
 
 /** tcpStream returns the TCP payload bytes the TUN writes carry, in write order, and their first sequence numbers. */
@@ -214,7 +218,7 @@ describe.each([1, 2])("in-process: two data planes over in-memory I/O, workers =
     expect(bytes.length).toBe((segments - lost) * MSS);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
     // What arrived is the sender's bytes at their sequence numbers.
-    for (const s of seqs) expect(((s - seq) % MSS) === 0).toBe(true);
+    for (const s of seqs) expect((s - seq) % MSS === 0).toBe(true);
     expect(p.b.counter("dropReplay")).toBe(0);
   });
 });

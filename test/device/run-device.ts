@@ -34,25 +34,25 @@ async function main(): Promise<void> {
     process.stdin.destroy();
   };
   device.onClosed((reason) => {
-    process.stdout.write(JSON.stringify({ closed: reason }) + "\n");
+    process.stdout.write(`${JSON.stringify({ closed: reason })}\n`);
     void exit(0);
   });
   process.on("SIGTERM", () => void exit(0));
   process.on("SIGINT", () => void exit(0));
-  process.stdout.write(JSON.stringify({ ready: true, name: device.name, report: device.startupReport(), port: device.status().listenPort }) + "\n");
+  process.stdout.write(`${JSON.stringify({ ready: true, name: device.name, report: device.startupReport(), port: device.status().listenPort })}\n`);
 
   onStdinLines((line) => {
     if (line === "status") {
       const t = performance.now();
       const status = device.status();
-      process.stdout.write(JSON.stringify({ status, ms: performance.now() - t }) + "\n");
+      process.stdout.write(`${JSON.stringify({ status, ms: performance.now() - t })}\n`);
     } else if (line === "snapshot") {
       const t = performance.now();
       const snap = device.snapshot();
-      process.stdout.write(JSON.stringify({ ms: performance.now() - t, peers: snap.peers.length }) + "\n");
+      process.stdout.write(`${JSON.stringify({ ms: performance.now() - t, peers: snap.peers.length })}\n`);
     } else if (line === "linkup") {
       device.linkUp();
-      process.stdout.write(JSON.stringify({ ok: true }) + "\n");
+      process.stdout.write(`${JSON.stringify({ ok: true })}\n`);
     }
   });
   process.stdin.on("end", () => void exit(0));

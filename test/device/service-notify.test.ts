@@ -40,7 +40,7 @@ describe("ServiceNotifier against a notify socket", () => {
     const warnings: string[] = [];
     const device = { name: "tst0", loopIterations: () => 0, peerHandshakes: () => [] };
     expect(ServiceNotifier.fromEnv({ NOTIFY_SOCKET: "relative/path" }, device, { warn: (m) => warnings.push(m) })).toBeNull();
-    expect(warnings).toEqual([expect.stringContaining("ignoring NOTIFY_SOCKET: NOTIFY_SOCKET=\"relative/path\": neither an absolute path nor an abstract name")]);
+    expect(warnings).toEqual([expect.stringContaining('ignoring NOTIFY_SOCKET: NOTIFY_SOCKET="relative/path": neither an absolute path nor an abstract name')]);
   });
 
   test("pets while the loop turns, stops when it stalls, and strips the manager's variables", async () => {

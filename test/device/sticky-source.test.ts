@@ -20,11 +20,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderStatus } from "../../src/cli/status.ts";
-import type { DeviceStatus } from "../../src/device/device-status.ts";
 import { Netns, removeStale, run } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
 import { collect, until } from "../support/streams.ts";
-import { DeviceProc, startDevice } from "../support/device-proc.ts";
+import { type DeviceProc, startDevice } from "../support/device-proc.ts";
 
 const PREFIX = "tsty";
 const IF_A = `tsa${process.pid}`;
@@ -82,8 +81,8 @@ describePrivileged("device: sticky source addresses against wireguard-go", { roo
     for (const k of ["a", "b"] as const) {
       const priv = run(["wg", "genkey"]).trim();
       const file = join(dir, `${k}.key`);
-      writeFileSync(file, priv + "\n", { mode: 0o600 });
-      keys[k] = { pub: run(["wg", "pubkey"], { input: priv + "\n" }).trim(), file };
+      writeFileSync(file, `${priv}\n`, { mode: 0o600 });
+      keys[k] = { pub: run(["wg", "pubkey"], { input: `${priv}\n` }).trim(), file };
     }
   });
 
@@ -125,8 +124,25 @@ describePrivileged("device: sticky source addresses against wireguard-go", { roo
 
       // A knows no endpoint for B (it learns it from B's initiation); B dials A's secondary.
       run(["wg", "set", IF_A, "listen-port", String(PORT_A), "private-key", keys.a.file, "peer", keys.b.pub, "allowed-ips", `${INNER_B}/32`]);
-      run(["wg", "set", IF_B, "listen-port", String(PORT_B), "private-key", keys.b.file, "peer", keys.a.pub, "allowed-ips", `${INNER_A}/32`, "endpoint", endpoint(o, o.secondary, PORT_A)]);
-      for (const [ns, ifn, addr] of [[nsA, IF_A, INNER_A], [nsB, IF_B, INNER_B]] as const) {
+      run([
+        "wg",
+        "set",
+        IF_B,
+        "listen-port",
+        String(PORT_B),
+        "private-key",
+        keys.b.file,
+        "peer",
+        keys.a.pub,
+        "allowed-ips",
+        `${INNER_A}/32`,
+        "endpoint",
+        endpoint(o, o.secondary, PORT_A),
+      ]);
+      for (const [ns, ifn, addr] of [
+        [nsA, IF_A, INNER_A],
+        [nsB, IF_B, INNER_B],
+      ] as const) {
         ns.ip("addr", "add", `${addr}/24`, "dev", ifn);
         ns.ip("link", "set", ifn, "mtu", "1420", "up");
       }

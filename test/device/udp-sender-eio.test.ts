@@ -61,7 +61,7 @@ test("a GSO send refused with EIO is resent datagram by datagram and GSO stays o
   expect(got).toEqual(sizes.map((len, i) => [len, i + 1, i + 1]));
 
   // The next batch goes out without GSO from the start: no second EIO.
-  sizes.forEach((len, i) => sender.add(addressOf(slab, i * 2048), len, addressOf(name), 16));
+  for (const [i, len] of sizes.entries()) sender.add(addressOf(slab, i * 2048), len, addressOf(name), 16);
   expect(sender.flush()).toBe(sizes.length);
   expect(c[C.gsoDisabledEio]).toBe(1);
   expect(c[C.gsoBatches]).toBe(0);

@@ -85,7 +85,13 @@ test("datagrams with a sticky source leave from it; a different source starts a 
   writeSockaddrIn(new DataView(name.buffer), 0, new Uint8Array([127, 0, 0, 1]), rx.port);
   const slab = new Uint8Array(8 * 2048);
   const src = source([127, 0, 0, 2], ifNametoindex("lo"));
-  const plan: [number, LocalSource | null][] = [[1200, src], [1200, src], [1200, src], [1200, null], [1200, null]];
+  const plan: [number, LocalSource | null][] = [
+    [1200, src],
+    [1200, src],
+    [1200, src],
+    [1200, null],
+    [1200, null],
+  ];
   plan.forEach(([len, s], i) => {
     slab.fill(i + 1, i * 2048, i * 2048 + len);
     sender.add(addressOf(slab, i * 2048), len, addressOf(name), 16, s);

@@ -31,13 +31,24 @@ describe("TUN offloads", () => {
     expect(levels(tunFindings({ ok: true, offloads: fullOffloads, groProbeRan: true }, "6.18"))).toEqual(["tun-offload:ok", "tun-uso:ok", "gro-probe:ok"]);
   });
   test("a pre-6.2 kernel: USO refused is a warning telling to upgrade", () => {
-    const o = { ...fullOffloads, offloadFlags: 0x07, uso: false, udpGro: false, reasons: ["USO off: TUNSETOFFLOAD(CSUM|TSO4|TSO6|USO4|USO6) failed with EINVAL (needs Linux 6.2+)"] };
+    const o = {
+      ...fullOffloads,
+      offloadFlags: 0x07,
+      uso: false,
+      udpGro: false,
+      reasons: ["USO off: TUNSETOFFLOAD(CSUM|TSO4|TSO6|USO4|USO6) failed with EINVAL (needs Linux 6.2+)"],
+    };
     const f = tunFindings({ ok: true, offloads: o, groProbeRan: true }, "5.15.0");
     expect(levels(f)).toEqual(["tun-offload:ok", "tun-uso:warn", "gro-probe:ok"]);
     expect(f[1]!.fix).toContain("6.2");
   });
   test("the GRO write probe failing (6.6.44-class kernels) is a warning with the probe's reason", () => {
-    const o = { ...fullOffloads, tcpGro: false, udpGro: false, reasons: ["GRO off: the kernel rejected a valid coalesced tcp write with EINVAL (known on 6.6.44-class kernels)"] };
+    const o = {
+      ...fullOffloads,
+      tcpGro: false,
+      udpGro: false,
+      reasons: ["GRO off: the kernel rejected a valid coalesced tcp write with EINVAL (known on 6.6.44-class kernels)"],
+    };
     const f = tunFindings({ ok: true, offloads: o, groProbeRan: true }, "6.6.44");
     expect(levels(f)).toContain("gro-probe:warn");
     expect(f.find((x) => x.check === "gro-probe")!.detail).toContain("EINVAL");
@@ -47,7 +58,26 @@ describe("TUN offloads", () => {
     expect(levels(tunFindings({ ok: true, offloads: o, groProbeRan: true }, "6.18"))).toContain("tun-uso:info");
   });
   test("no vnet header at all is a warning; no /dev/net/tun an error; EACCES (not root) only info", () => {
-    expect(levels(tunFindings({ ok: true, offloads: { ...fullOffloads, vnetHeader: false, tso: false, uso: false, tcpGro: false, udpGro: false, reasons: ["vnet header off: TUNGETIFF does not report IFF_VNET_HDR"] }, groProbeRan: true }, "4.9"))).toEqual(["tun-offload:warn"]);
+    expect(
+      levels(
+        tunFindings(
+          {
+            ok: true,
+            offloads: {
+              ...fullOffloads,
+              vnetHeader: false,
+              tso: false,
+              uso: false,
+              tcpGro: false,
+              udpGro: false,
+              reasons: ["vnet header off: TUNGETIFF does not report IFF_VNET_HDR"],
+            },
+            groProbeRan: true,
+          },
+          "4.9",
+        ),
+      ),
+    ).toEqual(["tun-offload:warn"]);
     expect(levels(tunFindings({ ok: false, error: "open(/dev/net/tun): ENOENT (No such file or directory)" }, "x"))).toEqual(["tun-offload:error"]);
     expect(levels(tunFindings({ ok: false, error: "open(/dev/net/tun): EACCES (Permission denied)" }, "x"))).toEqual(["tun-offload:info"]);
   });
@@ -55,7 +85,14 @@ describe("TUN offloads", () => {
 
 describe("UDP GSO/GRO", () => {
   test("missing GRO on a socket is a warning naming it", () => {
-    const f = udpFindings({ ok: true, families: [{ family: 4, gso: true, gro: false }, { family: 6, gso: true, gro: true }], notes: ["IPv4 UDP GRO off: UDP_GRO could not be enabled (needs Linux 5.12+)"] });
+    const f = udpFindings({
+      ok: true,
+      families: [
+        { family: 4, gso: true, gro: false },
+        { family: 6, gso: true, gro: true },
+      ],
+      notes: ["IPv4 UDP GRO off: UDP_GRO could not be enabled (needs Linux 5.12+)"],
+    });
     expect(levels(f)).toEqual(["udp-offload:warn", "udp-offload:ok"]);
     expect(f[0]!.summary).toContain("GRO (UDP_GRO, receive)");
     expectFixes(f);
@@ -104,7 +141,15 @@ describe("clock", () => {
 });
 
 describe("path MTU and gateways", () => {
-  const base: PeerPathFacts = { interfaceName: "lab0", interfaceMtu: 1420, endpoint: "198.19.0.2:51820", family: 4, egress: { dev: "eth0", mtu: 1500 }, pathMtu: 1480, fullSizeOk: true };
+  const base: PeerPathFacts = {
+    interfaceName: "lab0",
+    interfaceMtu: 1420,
+    endpoint: "198.19.0.2:51820",
+    family: 4,
+    egress: { dev: "eth0", mtu: 1500 },
+    pathMtu: 1480,
+    fullSizeOk: true,
+  };
   test("1420 + 60 fits a 1500 path; a 1400-byte egress does not (suggests mtu 1340); a measured 1452 path suggests 1392", () => {
     expect(levels(pathFindings([base]))).toEqual(["path-mtu:ok"]);
     const small = pathFindings([{ ...base, egress: { dev: "eth0", mtu: 1400 } }]);
@@ -130,7 +175,10 @@ describe("path MTU and gateways", () => {
 
 describe("stale sockets", () => {
   test("a refused socket is an error with the rm that fixes it", () => {
-    const f = staleSocketFindings([{ path: "/var/run/wireguard/wg0.sock", state: "stale" }, { path: "/var/run/tunnel/a.sock", state: "live" }]);
+    const f = staleSocketFindings([
+      { path: "/var/run/wireguard/wg0.sock", state: "stale" },
+      { path: "/var/run/tunnel/a.sock", state: "live" },
+    ]);
     expect(levels(f)).toEqual(["stale-socket:error"]);
     expect(f[0]!.fix).toBe("rm /var/run/wireguard/wg0.sock");
     expect(levels(staleSocketFindings([{ path: "x", state: "live" }]))).toEqual(["stale-socket:ok"]);

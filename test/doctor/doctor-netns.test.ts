@@ -36,7 +36,29 @@ mount -t tmpfs tdoctor /run/wireguard
 mount -t tmpfs tdoctor /run/tunnel
 ${pre}
 exec "$@"`;
-  const p = Bun.spawnSync(["ip", "netns", "exec", ns.name, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", "env", "NO_COLOR=1", bin, "doctor", ...args, "--json"], { stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawnSync(
+    [
+      "ip",
+      "netns",
+      "exec",
+      ns.name,
+      "unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      script,
+      "sh",
+      "env",
+      "NO_COLOR=1",
+      bin,
+      "doctor",
+      ...args,
+      "--json",
+    ],
+    { stdout: "pipe", stderr: "pipe" },
+  );
   const stdout = p.stdout.toString();
   if (!stdout.trim().startsWith("{")) throw new Error(`doctor printed no JSON (exit ${p.exitCode}): ${stdout}${p.stderr.toString()}`);
   return { code: p.exitCode, doc: JSON.parse(stdout) as DoctorJson, stderr: p.stderr.toString() };
@@ -66,7 +88,9 @@ describePrivileged("tunnel doctor on real namespaces", { root: true, commands: [
 
     test("an nft rule dropping the port and a dead daemon's socket are errors (exit 2); without them, none", () => {
       const port = "51830";
-      ns.exec(["nft", "-f", "-"], { input: `table inet tdoc {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    udp dport ${port} counter drop\n  }\n}\n` });
+      ns.exec(["nft", "-f", "-"], {
+        input: `table inet tdoc {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    udp dport ${port} counter drop\n  }\n}\n`,
+      });
       // A listener killed with SIGKILL leaves its socket file behind, as a crashed daemon does.
       const stale = `"${process.execPath}" -e 'require("net").createServer().listen("/run/wireguard/tdstale.sock", () => console.log("up"))' > /tmp/tdoctor-${TAG}.out &
 pid=$!
@@ -74,7 +98,11 @@ for i in $(seq 50); do [ -S /run/wireguard/tdstale.sock ] && break; sleep 0.1; d
 kill -9 $pid; wait $pid 2>/dev/null || true`;
       const broken = doctorIn(bin, ns, ["--port", port], stale);
       rmSync(`/tmp/tdoctor-${TAG}.out`, { force: true });
-      console.log(errors(broken.doc).map((f) => `${f.check}: ${f.summary} | fix: ${f.fix}`).join("\n"));
+      console.log(
+        errors(broken.doc)
+          .map((f) => `${f.check}: ${f.summary} | fix: ${f.fix}`)
+          .join("\n"),
+      );
       expect(broken.code).toBe(2);
       expect(broken.doc.exitCode).toBe(2);
       expect(broken.stderr).toContain("something is broken");
@@ -121,7 +149,23 @@ kill -9 $pid; wait $pid 2>/dev/null || true`;
   test("unprivileged (setpriv to nobody, no capabilities): buffers capped at rmem_max are measured, TUN is only info", () => {
     const rmemMax = Number(readFileSync("/proc/sys/net/core/rmem_max", "utf8"));
     const wmemMax = Number(readFileSync("/proc/sys/net/core/wmem_max", "utf8"));
-    const p = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "env", "HOME=/tmp", "NO_COLOR=1", bin, "doctor", "--json"], { stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawnSync(
+      [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "env",
+        "HOME=/tmp",
+        "NO_COLOR=1",
+        bin,
+        "doctor",
+        "--json",
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
     const d = JSON.parse(p.stdout.toString()) as DoctorJson;
     expect(d.findings.find((f) => f.check === "tun-offload")!.level).toBe("info");
     const buf = d.findings.find((f) => f.check === "socket-buffers")!;
@@ -161,8 +205,16 @@ kill -9 $pid; wait $pid 2>/dev/null || true`;
       nsB.ip("route", "add", "198.19.40.0/24", "via", "198.19.41.1");
       const ka = keyPair();
       const kb = keyPair();
-      up(bin, nsA, writeConfig(dir, A, tomlConfig(A, ka.priv, 51840, ["198.18.40.1/24"], [{ pub: kb.pub, allowed: ["198.18.40.2/32"], endpoint: "198.19.41.2:51841" }])));
-      up(bin, nsB, writeConfig(dir, B, tomlConfig(B, kb.priv, 51841, ["198.18.40.2/24"], [{ pub: ka.pub, allowed: ["198.18.40.1/32"], endpoint: "198.19.40.1:51840" }])));
+      up(
+        bin,
+        nsA,
+        writeConfig(dir, A, tomlConfig(A, ka.priv, 51840, ["198.18.40.1/24"], [{ pub: kb.pub, allowed: ["198.18.40.2/32"], endpoint: "198.19.41.2:51841" }])),
+      );
+      up(
+        bin,
+        nsB,
+        writeConfig(dir, B, tomlConfig(B, kb.priv, 51841, ["198.18.40.2/24"], [{ pub: ka.pub, allowed: ["198.18.40.1/32"], endpoint: "198.19.40.1:51840" }])),
+      );
     }, 30_000);
     afterAll(() => {
       down(bin, nsA, A);

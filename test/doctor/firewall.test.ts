@@ -9,10 +9,49 @@ const NFT = JSON.stringify({
     { metainfo: { version: "1.0.6" } },
     { table: { family: "inet", name: "f", handle: 1 } },
     { chain: { family: "inet", table: "f", name: "input", handle: 1, type: "filter", hook: "input", prio: 0, policy: "drop" } },
-    { rule: { family: "inet", table: "f", chain: "input", handle: 2, expr: [{ match: { op: "in", left: { ct: { key: "state" } }, right: ["established", "related"] } }, { accept: null }] } },
-    { rule: { family: "inet", table: "f", chain: "input", handle: 4, expr: [{ match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: { set: [53, 51820] } } }, { counter: { packets: 0, bytes: 0 } }, { drop: null }] } },
-    { rule: { family: "inet", table: "f", chain: "input", handle: 5, expr: [{ match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: { range: [51000, 51900] } } }, { reject: { type: "icmpx", expr: "port-unreachable" } }] } },
-    { rule: { family: "inet", table: "f", chain: "input", handle: 6, expr: [{ match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: 9 } }, { accept: null }] } },
+    {
+      rule: {
+        family: "inet",
+        table: "f",
+        chain: "input",
+        handle: 2,
+        expr: [{ match: { op: "in", left: { ct: { key: "state" } }, right: ["established", "related"] } }, { accept: null }],
+      },
+    },
+    {
+      rule: {
+        family: "inet",
+        table: "f",
+        chain: "input",
+        handle: 4,
+        expr: [
+          { match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: { set: [53, 51820] } } },
+          { counter: { packets: 0, bytes: 0 } },
+          { drop: null },
+        ],
+      },
+    },
+    {
+      rule: {
+        family: "inet",
+        table: "f",
+        chain: "input",
+        handle: 5,
+        expr: [
+          { match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: { range: [51000, 51900] } } },
+          { reject: { type: "icmpx", expr: "port-unreachable" } },
+        ],
+      },
+    },
+    {
+      rule: {
+        family: "inet",
+        table: "f",
+        chain: "input",
+        handle: 6,
+        expr: [{ match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: 9 } }, { accept: null }],
+      },
+    },
     { chain: { family: "ip", table: "nat", name: "pre", handle: 1, type: "nat", hook: "prerouting", prio: -100, policy: "accept" } },
   ],
 });
@@ -34,7 +73,19 @@ describe("nftables", () => {
     const doc = JSON.stringify({
       nftables: [
         { chain: { family: "ip", table: "t", name: "in", type: "filter", hook: "input", policy: "accept" } },
-        { rule: { family: "ip", table: "t", chain: "in", handle: 3, expr: [{ match: { op: "==", left: { payload: { protocol: "ip", field: "saddr" } }, right: "198.18.0.9" } }, { match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: 51820 } }, { drop: null }] } },
+        {
+          rule: {
+            family: "ip",
+            table: "t",
+            chain: "in",
+            handle: 3,
+            expr: [
+              { match: { op: "==", left: { payload: { protocol: "ip", field: "saddr" } }, right: "198.18.0.9" } },
+              { match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: 51820 } },
+              { drop: null },
+            ],
+          },
+        },
       ],
     });
     expect(analyseNft(doc, [51820])).toEqual([]);

@@ -42,20 +42,32 @@ describePrivileged("daemon lifecycle against wg(8) and the kernel", { root: true
       // Its own listener, not just a file: a stale socket of the same name (a
       // SIGKILLed daemon of an earlier run; pids wrap at 32768) would make wg
       // unlink it and fall back to the kernel ("Protocol not supported").
-      await until("the daemon to listen", () => {
-        const owner = socketOwner(join(SOCKETS, `${D}.sock`));
-        return owner.state === "listening" && owner.pid === daemon.pid;
-      }, 10_000);
+      await until(
+        "the daemon to listen",
+        () => {
+          const owner = socketOwner(join(SOCKETS, `${D}.sock`));
+          return owner.state === "listening" && owner.pid === daemon.pid;
+        },
+        10_000,
+      );
       const peer1 = keyPair();
       const peer2 = keyPair();
       const conf = join(dir, "setconf.conf");
-      writeFileSync(conf, `[Interface]\nPrivateKey = ${ka.priv}\nListenPort = 51940\n\n[Peer]\nPublicKey = ${peer1.pub}\nAllowedIPs = 198.18.40.0/24\nEndpoint = 198.19.30.2:51941\n`, { mode: 0o600 });
+      writeFileSync(
+        conf,
+        `[Interface]\nPrivateKey = ${ka.priv}\nListenPort = 51940\n\n[Peer]\nPublicKey = ${peer1.pub}\nAllowedIPs = 198.18.40.0/24\nEndpoint = 198.19.30.2:51941\n`,
+        { mode: 0o600 },
+      );
       wg("setconf", D, conf);
       expect(wg("show", D, "listen-port").trim()).toBe("51940");
       expect(wg("show", D, "public-key").trim()).toBe(ka.pub);
       expect(wgColumn(D, "allowed-ips").get(peer1.pub)).toBe("198.18.40.0/24");
       // syncconf: peer1 changes its allowed IPs, peer2 appears; nothing else is touched.
-      writeFileSync(conf, `[Interface]\nPrivateKey = ${ka.priv}\nListenPort = 51940\n\n[Peer]\nPublicKey = ${peer1.pub}\nAllowedIPs = 198.18.41.0/24\n\n[Peer]\nPublicKey = ${peer2.pub}\nAllowedIPs = fd00:41::/64\n`, { mode: 0o600 });
+      writeFileSync(
+        conf,
+        `[Interface]\nPrivateKey = ${ka.priv}\nListenPort = 51940\n\n[Peer]\nPublicKey = ${peer1.pub}\nAllowedIPs = 198.18.41.0/24\n\n[Peer]\nPublicKey = ${peer2.pub}\nAllowedIPs = fd00:41::/64\n`,
+        { mode: 0o600 },
+      );
       wg("syncconf", D, conf);
       const allowed = wgColumn(D, "allowed-ips");
       expect(allowed.get(peer1.pub)).toBe("198.18.41.0/24");

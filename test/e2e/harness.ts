@@ -49,7 +49,7 @@ export function tomlConfig(name: string, priv: string, port: number, addresses: 
     if (p.keepalive !== undefined) lines.push(`persistent_keepalive = ${p.keepalive}`);
     if (p.presharedKey !== undefined) lines.push(`preshared_key = ${q(p.presharedKey)}`);
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 /** writeConfig stores a config 0600 (tunnel warns about world-readable keys). */
@@ -128,7 +128,12 @@ interface IperfJson {
  * visible. A hard timeout kills the client: a stalled tunnel must fail the
  * test, not hang it.
  */
-export async function iperfTcp(client: Netns, server: Netns, address: string, opts: { seconds: number; reverse?: boolean; port?: number }): Promise<IperfReport> {
+export async function iperfTcp(
+  client: Netns,
+  server: Netns,
+  address: string,
+  opts: { seconds: number; reverse?: boolean; port?: number },
+): Promise<IperfReport> {
   const port = String(opts.port ?? 5201);
   const srv = server.spawn(["iperf3", "-s", "-1", "-p", port, "-B", address], { stdout: "ignore" });
   try {

@@ -49,7 +49,13 @@ describePrivileged("e2e: one interface with 100 peers, three of them real", { ro
       hub.ip("link", "set", `vs${i}`, "up");
       ns.ip("link", "set", "vhub", "up");
       peers[slot - 1]!.endpoint = `198.19.${net}.2:${52000 + i}`;
-      const cfg = tomlConfig(spokeName(i), keys[slot - 1]!.priv, 52000 + i, [`198.18.10.${slot}/24`], [{ pub: hubKey.pub, allowed: ["198.18.10.254/32"], endpoint: `198.19.${net}.1:${HUB_PORT}` }]);
+      const cfg = tomlConfig(
+        spokeName(i),
+        keys[slot - 1]!.priv,
+        52000 + i,
+        [`198.18.10.${slot}/24`],
+        [{ pub: hubKey.pub, allowed: ["198.18.10.254/32"], endpoint: `198.19.${net}.1:${HUB_PORT}` }],
+      );
       up(bin, ns, writeConfig(dir, spokeName(i), cfg));
     });
     const t = performance.now();
@@ -59,7 +65,7 @@ describePrivileged("e2e: one interface with 100 peers, three of them real", { ro
 
   afterAll(() => {
     down(bin, hub, HUB);
-    spokes.forEach((ns, i) => down(bin, ns, spokeName(i)));
+    for (const [i, ns] of spokes.entries()) down(bin, ns, spokeName(i));
     hub?.delete();
     for (const ns of spokes) ns.delete();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -70,7 +76,7 @@ describePrivileged("e2e: one interface with 100 peers, three of them real", { ro
     expect(peers).toHaveLength(PEERS);
     expect(new Set(peers)).toEqual(new Set(keys.map((k) => k.pub)));
     const allowed = wgColumn(HUB, "allowed-ips");
-    keys.forEach((k, i) => expect(allowed.get(k.pub)).toBe(`198.18.10.${i + 1}/32`));
+    for (const [i, k] of keys.entries()) expect(allowed.get(k.pub)).toBe(`198.18.10.${i + 1}/32`);
   });
 
   test("each of the three real peers answers ping and UDP echo through the hub, both directions", async () => {
@@ -97,6 +103,11 @@ describePrivileged("e2e: one interface with 100 peers, three of them real", { ro
     }
     // wg(8) agrees with the status socket on who has handshaken.
     const latest = wgColumn(HUB, "latest-handshakes");
-    expect([...latest].filter(([, v]) => v !== "0").map(([k]) => k).sort()).toEqual([...realKeys].sort());
+    expect(
+      [...latest]
+        .filter(([, v]) => v !== "0")
+        .map(([k]) => k)
+        .sort(),
+    ).toEqual([...realKeys].sort());
   });
 });

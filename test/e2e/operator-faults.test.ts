@@ -30,7 +30,6 @@ function daemonPid(name: string): number {
   return owner.pid;
 }
 
-
 describePrivileged("operator faults: stale files, names taken, non-root (compiled binary)", { root: true, commands: ["ip", "wg", "setpriv"] }, () => {
   let bin = "";
   let dir = "";
@@ -101,14 +100,18 @@ describePrivileged("operator faults: stale files, names taken, non-root (compile
     ["SIGTERM", () => process.kill(daemonPid(X), "SIGTERM")],
     ["its link deleted", () => nsA.ip("link", "delete", X)],
     ["its UAPI socket removed", () => rmSync(`/var/run/wireguard/${X}.sock`)],
-  ])("a daemon that exits on %s removes its applied state and sockets", async (_how, stop) => {
-    up(bin, nsA, config(X, 51962, 3));
-    const pid = daemonPid(X);
-    expect(existsSync(`/var/run/tunnel/${X}.applied.json`)).toBe(true);
-    stop();
-    await until(`${X}'s daemon to exit`, () => !pidAlive(pid), 5000);
-    for (const f of filesOf(X)) expect(existsSync(f)).toBe(false);
-  }, 20_000);
+  ])(
+    "a daemon that exits on %s removes its applied state and sockets",
+    async (_how, stop) => {
+      up(bin, nsA, config(X, 51962, 3));
+      const pid = daemonPid(X);
+      expect(existsSync(`/var/run/tunnel/${X}.applied.json`)).toBe(true);
+      stop();
+      await until(`${X}'s daemon to exit`, () => !pidAlive(pid), 5000);
+      for (const f of filesOf(X)) expect(existsSync(f)).toBe(false);
+    },
+    20_000,
+  );
 
   test("a name held by a daemon in another namespace: up, tunnel IFNAME and down refuse and touch nothing", () => {
     up(bin, nsA, config(N, 51963, 4));
@@ -145,14 +148,22 @@ describePrivileged("operator faults: stale files, names taken, non-root (compile
     chmodSync(copy, 0o755);
     chmodSync(dir, 0o755);
     for (const args of [["status"], ["status", L]]) {
-      const p = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy, ...args], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1" } });
+      const p = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy, ...args], {
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1" },
+      });
       const stderr = p.stderr.toString();
       expect(p.exitCode).toBe(77);
       expect(stderr).toContain("permission denied");
       expect(stderr).toContain("as root");
     }
     // Starting a daemon without CAP_NET_ADMIN says so before trying.
-    const daemon = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy, `fkz${TAG}`], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1" } });
+    const daemon = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy, `fkz${TAG}`], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1" },
+    });
     expect(daemon.exitCode).toBe(77);
     expect(daemon.stderr.toString()).toContain("needs CAP_NET_ADMIN; run as root");
   });

@@ -41,7 +41,15 @@ describePrivileged("e2e: a peer whose inner source is filtered still roams", { r
     nsA.vethTo(nsB, "veth-a", "198.19.21.1/24", "veth-b", "198.19.21.2/24");
     // A knows no endpoint for B: it learns it from B's packets only.
     up(bin, nsA, writeConfig(dir, A, tomlConfig(A, ka.priv, PORT.a, ["198.18.21.1/24"], [{ pub: kb.pub, allowed: ["198.18.21.99/32"] }])));
-    up(bin, nsB, writeConfig(dir, B, tomlConfig(B, kb.priv, PORT.b, ["198.18.21.2/24"], [{ pub: ka.pub, allowed: ["198.18.21.1/32"], endpoint: `198.19.21.1:${PORT.a}` }])));
+    up(
+      bin,
+      nsB,
+      writeConfig(
+        dir,
+        B,
+        tomlConfig(B, kb.priv, PORT.b, ["198.18.21.2/24"], [{ pub: ka.pub, allowed: ["198.18.21.1/32"], endpoint: `198.19.21.1:${PORT.a}` }]),
+      ),
+    );
   }, 30_000);
 
   afterAll(() => {
@@ -57,10 +65,14 @@ describePrivileged("e2e: a peer whose inner source is filtered still roams", { r
 
   test("A's endpoint for B follows data messages it drops by source", async () => {
     pingsFromB(3);
-    await until("the handshake and B's first filtered packets", () => {
-      const s = status(bin, A);
-      return s.counters.dropSourceCheck > 0 && s.peers[0]!.latestHandshakeMs > 0;
-    }, 10_000);
+    await until(
+      "the handshake and B's first filtered packets",
+      () => {
+        const s = status(bin, A);
+        return s.counters.dropSourceCheck > 0 && s.peers[0]!.latestHandshakeMs > 0;
+      },
+      10_000,
+    );
     expect(wgColumn(A, "endpoints").get(kb.pub)).toBe(`198.19.21.2:${PORT.b}`);
     const handshakesBefore = status(bin, A).counters.handshakesReceived;
 

@@ -46,8 +46,24 @@ describePrivileged("e2e: two tunnel interfaces (keepalive, CLI under load, roami
     nsB = Netns.create(PREFIX, "b");
     nsA.vethTo(nsB, "veth-a", "198.19.20.1/24", "veth-b", "198.19.20.2/24");
     // B first, with no keepalive: everything B receives before any traffic is A's doing.
-    up(bin, nsB, writeConfig(dir, B, tomlConfig(B, kb.priv, PORT.b, ["198.18.20.2/24"], [{ pub: ka.pub, allowed: ["198.18.20.1/32"], endpoint: `198.19.20.1:${PORT.a}` }])));
-    up(bin, nsA, writeConfig(dir, A, tomlConfig(A, ka.priv, PORT.a, ["198.18.20.1/24"], [{ pub: kb.pub, allowed: ["198.18.20.2/32"], endpoint: `198.19.20.2:${PORT.b}`, keepalive: 1 }])));
+    up(
+      bin,
+      nsB,
+      writeConfig(
+        dir,
+        B,
+        tomlConfig(B, kb.priv, PORT.b, ["198.18.20.2/24"], [{ pub: ka.pub, allowed: ["198.18.20.1/32"], endpoint: `198.19.20.1:${PORT.a}` }]),
+      ),
+    );
+    up(
+      bin,
+      nsA,
+      writeConfig(
+        dir,
+        A,
+        tomlConfig(A, ka.priv, PORT.a, ["198.18.20.1/24"], [{ pub: kb.pub, allowed: ["198.18.20.2/32"], endpoint: `198.19.20.2:${PORT.b}`, keepalive: 1 }]),
+      ),
+    );
   }, 30_000);
 
   afterAll(() => {
@@ -111,7 +127,9 @@ describePrivileged("e2e: two tunnel interfaces (keepalive, CLI under load, roami
     expect(loadRunning).toBe(true);
     const r = await load;
     for (const k of Object.keys(probes)) console.log(`${k.padEnd(7)} idle: ${summary(idle[k]!)}; under load: ${summary(loaded[k]!)}`);
-    console.log(`load: ${(r.receivedBitsPerSecond / 1e9).toFixed(2)} Gb/s A→B, min interval ${(Math.min(...r.intervals.map((i) => i.bitsPerSecond)) / 1e9).toFixed(2)} Gb/s`);
+    console.log(
+      `load: ${(r.receivedBitsPerSecond / 1e9).toFixed(2)} Gb/s A→B, min interval ${(Math.min(...r.intervals.map((i) => i.bitsPerSecond)) / 1e9).toFixed(2)} Gb/s`,
+    );
     expect(r.receivedBitsPerSecond).toBeGreaterThan(100e6);
     expect((nsA.nstat().TcpInCsumErrors ?? 0) - before.a).toBe(0);
     expect((nsB.nstat().TcpInCsumErrors ?? 0) - before.b).toBe(0);
@@ -122,7 +140,9 @@ describePrivileged("e2e: two tunnel interfaces (keepalive, CLI under load, roami
     for (const k of ["wgShow", "status"] as const) {
       const max = Math.max(...loaded[k]!);
       if (max >= CLI_BOUND_MS) {
-        throw new Error(`${k} took ${max.toFixed(1)} ms under load (bound ${CLI_BOUND_MS} ms); binary start-up alone (version) under load: ${summary(loaded.version!)}, idle: ${summary(idle.version!)}; status socket query under load: ${summary(loaded.socket!)}`);
+        throw new Error(
+          `${k} took ${max.toFixed(1)} ms under load (bound ${CLI_BOUND_MS} ms); binary start-up alone (version) under load: ${summary(loaded.version!)}, idle: ${summary(idle.version!)}; status socket query under load: ${summary(loaded.socket!)}`,
+        );
       }
     }
   }, 60_000);

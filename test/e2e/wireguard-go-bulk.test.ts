@@ -46,12 +46,20 @@ describePrivileged("e2e: bulk TCP against Debian's wireguard-go", { root: true, 
     wgGo = nsG.spawn(["wireguard-go", "-f", G], { stdout: "ignore" });
     await until("wireguard-go's UAPI socket", () => existsSync(`/var/run/wireguard/${G}.sock`));
     const keyFile = join(dir, "g.key");
-    writeFileSync(keyFile, kg.priv + "\n", { mode: 0o600 });
+    writeFileSync(keyFile, `${kg.priv}\n`, { mode: 0o600 });
     wg("set", G, "listen-port", String(PORT.g), "private-key", keyFile, "peer", kt.pub, "allowed-ips", "198.18.30.1/32", "endpoint", `198.19.30.1:${PORT.t}`);
     nsG.ip("addr", "add", "198.18.30.2/24", "dev", G);
     nsG.ip("link", "set", G, "mtu", "1420", "up");
 
-    up(bin, nsT, writeConfig(dir, T, tomlConfig(T, kt.priv, PORT.t, ["198.18.30.1/24"], [{ pub: kg.pub, allowed: ["198.18.30.2/32"], endpoint: `198.19.30.2:${PORT.g}` }])));
+    up(
+      bin,
+      nsT,
+      writeConfig(
+        dir,
+        T,
+        tomlConfig(T, kt.priv, PORT.t, ["198.18.30.1/24"], [{ pub: kg.pub, allowed: ["198.18.30.2/32"], endpoint: `198.19.30.2:${PORT.g}` }]),
+      ),
+    );
     await pingUntil(nsT, "198.18.30.2");
   }, 30_000);
 
@@ -95,13 +103,21 @@ describePrivileged("e2e: bulk TCP against Debian's wireguard-go", { root: true, 
     expect((nsG.nstat().TcpInCsumErrors ?? 0) - base.g).toBe(0);
   }
 
-  test(`tunnel → wireguard-go: iperf3 TCP ${SECONDS} s, no stalled interval, no checksum errors`, async () => {
-    const before = baseline();
-    check("tunnel→wireguard-go", await iperfTcp(nsT, nsG, "198.18.30.2", { seconds: SECONDS }), before);
-  }, (SECONDS + 30) * 1000);
+  test(
+    `tunnel → wireguard-go: iperf3 TCP ${SECONDS} s, no stalled interval, no checksum errors`,
+    async () => {
+      const before = baseline();
+      check("tunnel→wireguard-go", await iperfTcp(nsT, nsG, "198.18.30.2", { seconds: SECONDS }), before);
+    },
+    (SECONDS + 30) * 1000,
+  );
 
-  test(`wireguard-go → tunnel (-R): iperf3 TCP ${SECONDS} s, no stalled interval, no checksum errors`, async () => {
-    const before = baseline();
-    check("wireguard-go→tunnel", await iperfTcp(nsT, nsG, "198.18.30.2", { seconds: SECONDS, reverse: true }), before);
-  }, (SECONDS + 30) * 1000);
+  test(
+    `wireguard-go → tunnel (-R): iperf3 TCP ${SECONDS} s, no stalled interval, no checksum errors`,
+    async () => {
+      const before = baseline();
+      check("wireguard-go→tunnel", await iperfTcp(nsT, nsG, "198.18.30.2", { seconds: SECONDS, reverse: true }), before);
+    },
+    (SECONDS + 30) * 1000,
+  );
 });

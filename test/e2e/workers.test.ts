@@ -31,7 +31,9 @@ describePrivileged("e2e: crypto helpers (workers = 2) in the real daemons", { ro
   const kb = keyPair();
   const config = (side: "a" | "b", workers: string) => {
     const [name, k, other, port, addr, peerAddr, peerPort, peerVeth] =
-      side === "a" ? [A, ka, kb, PORT.a, "198.18.24.1/24", "198.18.24.2/32", PORT.b, "198.19.24.2"] : [B, kb, ka, PORT.b, "198.18.24.2/24", "198.18.24.1/32", PORT.a, "198.19.24.1"];
+      side === "a"
+        ? [A, ka, kb, PORT.a, "198.18.24.1/24", "198.18.24.2/32", PORT.b, "198.19.24.2"]
+        : [B, kb, ka, PORT.b, "198.18.24.2/24", "198.18.24.1/32", PORT.a, "198.19.24.1"];
     const text = tomlConfig(name, k.priv, port, [addr], [{ pub: other.pub, allowed: [peerAddr], endpoint: `${peerVeth}:${peerPort}` }]);
     return writeConfig(dir, name, text.replace("[interface]\n", `[interface]\nworkers = ${workers}\n`));
   };
@@ -72,7 +74,10 @@ describePrivileged("e2e: crypto helpers (workers = 2) in the real daemons", { ro
     const ofo = (nsB.nstat().TcpExtTCPOFOQueue ?? 0) - ofo0;
     const after = { a: status(bin, A).counters, b: status(bin, B).counters };
     const helped = { a: after.a.cryptoPacketsHelpers - before.a.cryptoPacketsHelpers, b: after.b.cryptoPacketsHelpers - before.b.cryptoPacketsHelpers };
-    const all = { a: helped.a + after.a.cryptoPacketsInline - before.a.cryptoPacketsInline, b: helped.b + after.b.cryptoPacketsInline - before.b.cryptoPacketsInline };
+    const all = {
+      a: helped.a + after.a.cryptoPacketsInline - before.a.cryptoPacketsInline,
+      b: helped.b + after.b.cryptoPacketsInline - before.b.cryptoPacketsInline,
+    };
     console.log(
       `workers=2: ${(r.receivedBitsPerSecond / 1e9).toFixed(2)} Gb/s, retransmits ${r.retransmits}, receiver out-of-order queue ${ofo}; ` +
         `helpers sealed ${helped.a} of ${all.a} on A, opened ${helped.b} of ${all.b} on B`,

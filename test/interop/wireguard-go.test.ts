@@ -55,13 +55,13 @@ describePrivileged("interop: protocol core vs wireguard-go", { root: true, comma
     nsA.vethTo(nsB, "va", "198.19.0.1/24", "vb", "198.19.0.2/24");
     dir = mkdtempSync(join(tmpdir(), "wgio-"));
     keys.wgPriv = run(["wg", "genkey"]).trim();
-    keys.wgPub = run(["wg", "pubkey"], { input: keys.wgPriv + "\n" }).trim();
+    keys.wgPub = run(["wg", "pubkey"], { input: `${keys.wgPriv}\n` }).trim();
     keys.ourPriv = run(["wg", "genkey"]).trim();
-    keys.ourPub = run(["wg", "pubkey"], { input: keys.ourPriv + "\n" }).trim();
+    keys.ourPub = run(["wg", "pubkey"], { input: `${keys.ourPriv}\n` }).trim();
     keys.psk = run(["wg", "genpsk"]).trim();
     // wg set reads keys from files only (so they never appear in argv).
-    writeFileSync(join(dir, "wg.key"), keys.wgPriv + "\n", { mode: 0o600 });
-    writeFileSync(join(dir, "psk.key"), keys.psk + "\n", { mode: 0o600 });
+    writeFileSync(join(dir, "wg.key"), `${keys.wgPriv}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, "psk.key"), `${keys.psk}\n`, { mode: 0o600 });
   });
 
   afterAll(async () => {
@@ -136,7 +136,13 @@ describePrivileged("interop: protocol core vs wireguard-go", { root: true, comma
       ours = await startMiniPeer(o);
       await body(wg, ours);
       // Nothing either side sent should have been rejected by the core.
-      if (!o.allowErrors) expect(ours.stderr().split("\n").filter((l) => l.startsWith("mini-peer:") && !l.includes("crypto:"))).toEqual([]);
+      if (!o.allowErrors)
+        expect(
+          ours
+            .stderr()
+            .split("\n")
+            .filter((l) => l.startsWith("mini-peer:") && !l.includes("crypto:")),
+        ).toEqual([]);
     } catch (e) {
       const detail = `\n--- wireguard-go log ---\n${wg?.log() ?? ""}\n--- mini-peer stderr ---\n${ours?.stderr() ?? ""}`;
       throw e instanceof Error ? Object.assign(e, { message: e.message + detail }) : e;

@@ -24,7 +24,11 @@ describePrivileged("daemon shutdown with metrics", { root: true, commands: ["ip"
 
   test("deleting the TUN ends the daemon within 1 s, without the worker stop timeout", async () => {
     const main = new URL("../../src/main.ts", import.meta.url).pathname;
-    const p = Bun.spawn(["ip", "netns", "exec", ns.name, process.execPath, main, "-f", IF], { stdout: "pipe", stderr: "pipe", env: { ...process.env, TUNNEL_DAEMON_NOTIFY: "1", NO_COLOR: "1" } });
+    const p = Bun.spawn(["ip", "netns", "exec", ns.name, process.execPath, main, "-f", IF], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, TUNNEL_DAEMON_NOTIFY: "1", NO_COLOR: "1" },
+    });
     const stderr = new Response(p.stderr).text();
     const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
     const { value } = await reader.read();

@@ -18,7 +18,11 @@ test("metrics_listen: IPv6 canonicalized, kept through toToml", () => {
 });
 
 test("metrics_listen: a host name, a missing port or a number are errors naming file and key; a public address warns", () => {
-  for (const [v, why] of [['"localhost:9586"', "names a host"], ['"127.0.0.1"', "missing ':port'"], ["9586", "expected a string"]] as const) {
+  for (const [v, why] of [
+    ['"localhost:9586"', "names a host"],
+    ['"127.0.0.1"', "missing ':port'"],
+    ["9586", "expected a string"],
+  ] as const) {
     const r = parseTunnelConfig({ path: "/etc/tunnel/lab0.toml", text: file(v) });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(formatted(r.errors).join("\n")).toContain("lab0.toml: interface.metrics_listen");

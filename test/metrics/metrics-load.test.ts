@@ -51,12 +51,30 @@ describePrivileged("metrics: scraped under load through two tunnel daemons", { r
     nsA = Netns.create(PREFIX, "a");
     nsB = Netns.create(PREFIX, "b");
     nsA.vethTo(nsB, "veth-a", "198.19.50.1/24", "veth-b", "198.19.50.2/24");
-    const fileB = writeConfig(dir, B, tomlConfig(B, kb.priv, 51951, ["198.18.50.2/24"], [{ pub: ka.pub, allowed: ["198.18.50.1/32"], endpoint: "198.19.50.1:51950" }]));
-    const r = Bun.spawnSync(["ip", "netns", "exec", nsB.name, "env", "NO_COLOR=1", "TUNNEL_METRICS_LISTEN=127.0.0.1:9586", bin, "up", fileB, "--json"], { stdout: "pipe", stderr: "pipe" });
+    const fileB = writeConfig(
+      dir,
+      B,
+      tomlConfig(B, kb.priv, 51951, ["198.18.50.2/24"], [{ pub: ka.pub, allowed: ["198.18.50.1/32"], endpoint: "198.19.50.1:51950" }]),
+    );
+    const r = Bun.spawnSync(["ip", "netns", "exec", nsB.name, "env", "NO_COLOR=1", "TUNNEL_METRICS_LISTEN=127.0.0.1:9586", bin, "up", fileB, "--json"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (r.exitCode !== 0) throw new Error(`tunnel up ${B}: ${r.stderr.toString()}`);
     // The new daemon inherited the variable and listens from the start: nothing left to change.
     expect((JSON.parse(r.stdout.toString()).changes as string[]).filter((c) => c.startsWith("metrics_listen"))).toEqual([]);
-    up(bin, nsA, writeConfig(dir, A, withMetricsListen(tomlConfig(A, ka.priv, 51950, ["198.18.50.1/24"], [{ pub: kb.pub, allowed: ["198.18.50.2/32"], endpoint: "198.19.50.2:51951" }]), "127.0.0.1:9586")));
+    up(
+      bin,
+      nsA,
+      writeConfig(
+        dir,
+        A,
+        withMetricsListen(
+          tomlConfig(A, ka.priv, 51950, ["198.18.50.1/24"], [{ pub: kb.pub, allowed: ["198.18.50.2/32"], endpoint: "198.19.50.2:51951" }]),
+          "127.0.0.1:9586",
+        ),
+      ),
+    );
   }, 60_000);
 
   afterAll(() => {
@@ -91,7 +109,9 @@ describePrivileged("metrics: scraped under load through two tunnel daemons", { r
     await Bun.sleep(300); // the data plane publishes per-peer counts on its timer turn
     await sample();
     const last = series[series.length - 1]!;
-    console.log(`iperf3 ${(r.receivedBitsPerSecond / 1e9).toFixed(2)} Gb/s, ${r.receivedBytes} bytes; B peer rx ${last.rxBytes} bytes in ${last.rxPackets} messages; ${series.length} scrapes (${duringLoad} under load)`);
+    console.log(
+      `iperf3 ${(r.receivedBitsPerSecond / 1e9).toFixed(2)} Gb/s, ${r.receivedBytes} bytes; B peer rx ${last.rxBytes} bytes in ${last.rxPackets} messages; ${series.length} scrapes (${duringLoad} under load)`,
+    );
     expect(duringLoad).toBeGreaterThanOrEqual(3);
     for (let i = 1; i < series.length; i++) {
       expect(series[i]!.rxBytes).toBeGreaterThanOrEqual(series[i - 1]!.rxBytes);
@@ -119,14 +139,23 @@ describePrivileged("metrics: scraped under load through two tunnel daemons", { r
     console.log(`A: ${segs} segments in ${reads} TUN reads (${(segs / reads).toFixed(2)} per read)`);
     expect(segs).toBeGreaterThan(reads);
     // Not reachable from outside A's namespace (the listener is A's loopback).
-    expect(nsB.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", "http://198.19.50.1:9586/metrics"], { allowFail: true })).not.toBe("200");
+    expect(
+      nsB.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", "http://198.19.50.1:9586/metrics"], { allowFail: true }),
+    ).not.toBe("200");
     // B's listener came from TUNNEL_METRICS_LISTEN: what B received, seen over TCP in B's namespace.
     const mb = parseExposition(nsB.exec(["curl", "-sf", "http://127.0.0.1:9586/metrics"]));
     expect(sampleValue(mb, "tunnel_peer_receive_bytes_total", peerOfA)).toBeGreaterThanOrEqual(last.rxBytes);
   }, 60_000);
 
   test("tunnel up applies a changed metrics_listen to the running daemon and reports it; unchanged is unchanged", () => {
-    const file = writeConfig(dir, A, withMetricsListen(tomlConfig(A, ka.priv, 51950, ["198.18.50.1/24"], [{ pub: kb.pub, allowed: ["198.18.50.2/32"], endpoint: "198.19.50.2:51951" }]), "127.0.0.1:9587"));
+    const file = writeConfig(
+      dir,
+      A,
+      withMetricsListen(
+        tomlConfig(A, ka.priv, 51950, ["198.18.50.1/24"], [{ pub: kb.pub, allowed: ["198.18.50.2/32"], endpoint: "198.19.50.2:51951" }]),
+        "127.0.0.1:9587",
+      ),
+    );
     const upJson = () => {
       const r = Bun.spawnSync(["ip", "netns", "exec", nsA.name, bin, "up", file, "--json"], { stdout: "pipe", stderr: "pipe" });
       if (r.exitCode !== 0) throw new Error(r.stderr.toString());
@@ -135,7 +164,9 @@ describePrivileged("metrics: scraped under load through two tunnel daemons", { r
     expect(upJson().changes).toEqual(["metrics_listen: 127.0.0.1:9586 → 127.0.0.1:9587"]);
     expect(upJson()).toEqual({ interface: A, changed: false, changes: [] } as never);
     expect(nsA.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:9587/metrics"])).toBe("200");
-    expect(nsA.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", "http://127.0.0.1:9586/metrics"], { allowFail: true })).not.toBe("200");
+    expect(nsA.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", "http://127.0.0.1:9586/metrics"], { allowFail: true })).not.toBe(
+      "200",
+    );
   }, 20_000);
 
   test("tunnel status --prometheus prints the exposition; --prometheus-file replaces the file atomically", () => {
@@ -158,11 +189,14 @@ describePrivileged("metrics: scraped under load through two tunnel daemons", { r
 
   test("with no interface running, --prometheus-file empties the file (the collector stops exporting what is gone)", () => {
     const file = join(dir, "gone.prom");
-    writeFileSync(file, "tunnel_listen_port{interface=\"old\"} 1\n");
+    writeFileSync(file, 'tunnel_listen_port{interface="old"} 1\n');
     expect(readFileSync(file, "utf8")).not.toBe("");
     // status lists both run directories: hide every other daemon's sockets from this one command.
     const script = `mkdir -p /run/wireguard /run/tunnel && mount -t tmpfs none /run/wireguard && mount -t tmpfs none /run/tunnel && exec "$@"`;
-    const p = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", bin, "status", "--prometheus-file", file], { stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", bin, "status", "--prometheus-file", file], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(p.stderr.toString()).toBe("");
     expect(p.exitCode).toBe(0);
     expect(readFileSync(file, "utf8")).toBe("");

@@ -15,6 +15,10 @@ const dir = mkdtempSync(join(tmpdir(), "tunnel-metrics-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let rx = 0;
+const nextRx = () => {
+  rx += 100;
+  return rx;
+};
 const snapshot = (): DeviceStatus => ({
   interfaceName: "mtest0",
   listenPort: 1,
@@ -25,7 +29,21 @@ const snapshot = (): DeviceStatus => ({
   derived: { segmentsPerSuperPacket: 0, datagramsPerGsoBatch: 0, datagramsPerGroMessage: 0, coalesceRatio: 0 },
   drops: {},
   workers: { setting: "auto", count: 1, cores: 2, helpersUp: 0 },
-  peers: [{ publicKey: "k", endpoint: null, latestHandshakeMs: 0, txBytes: 0, rxBytes: (rx += 100), txPackets: 0, rxPackets: 0, endpointRoams: 0, persistentKeepaliveInterval: 0, allowedIps: [], localSource: null }],
+  peers: [
+    {
+      publicKey: "k",
+      endpoint: null,
+      latestHandshakeMs: 0,
+      txBytes: 0,
+      rxBytes: nextRx(),
+      txPackets: 0,
+      rxPackets: 0,
+      endpointRoams: 0,
+      persistentKeepaliveInterval: 0,
+      allowedIps: [],
+      localSource: null,
+    },
+  ],
 });
 
 const parseListen = (t: string) => {

@@ -24,7 +24,8 @@ function peer(publicKey: string, over: Partial<PeerStatus> = {}): PeerStatus {
 function status(name: string, peers: PeerStatus[]): DeviceStatus {
   const counters = Object.fromEntries(COUNTERS.map((c, i) => [c, (i + 1) * 10])) as Counters;
   const drops: Record<string, number> = {};
-  for (const [k, v] of Object.entries(counters)) if (k.startsWith("drop") || k === "handshakeQueueDrops" || k === "tunWriteErrors" || k === "sendErrors") drops[k] = v;
+  for (const [k, v] of Object.entries(counters))
+    if (k.startsWith("drop") || k === "handshakeQueueDrops" || k === "tunWriteErrors" || k === "sendErrors") drops[k] = v;
   return {
     interfaceName: name,
     listenPort: 51820,

@@ -1,12 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createPacketBatch } from "../../src/offload/batch.ts";
-import {
-  allocateChecksummedBytes,
-  checksumNoFold,
-  copyAndChecksumNoFold,
-  foldChecksum,
-  hasWasmChecksum,
-} from "../../src/offload/checksum.ts";
+import { allocateChecksummedBytes, checksumNoFold, copyAndChecksumNoFold, foldChecksum, hasWasmChecksum } from "../../src/offload/checksum.ts";
 import { CHECKSUM_WASM, createWasmChecksumMemory, WASM_SUM_MAX_LEN } from "../../src/offload/checksum-wasm.ts";
 import { refSum } from "./checksum-reference.ts";
 import { Prng } from "./prng.ts";
@@ -63,27 +57,24 @@ describe("wasm checksum kernel", () => {
     }
   });
 
-  test.each([0, 1, 2, 3, 5, 6, 16, 17, 4093])(
-    "wasm path = JS path = byte-by-byte reference for every length 0..9001 at offset %d (seeded)",
-    (off) => {
-      const rng = new Prng(0x5eed + off);
-      const { wasm, plain } = twin(off + 9001 + 64, (b) => rng.fill(b));
-      expect(hasWasmChecksum(wasm)).toBe(true);
-      expect(hasWasmChecksum(plain)).toBe(false);
-      let bad = 0;
-      // The reference grows one byte at a time: a byte at an even distance from off is a high byte.
-      let ref = 0;
-      for (let len = 0; len <= 9001; len++) {
-        const initial = len % 5 === 0 ? len * 977 : 0;
-        const w = foldChecksum(checksumNoFold(wasm, off, len, initial));
-        const j = foldChecksum(checksumNoFold(plain, off, len, initial));
-        const r = refFold(ref + initial);
-        if (w !== r || j !== r) bad++;
-        ref += len % 2 === 0 ? wasm[off + len]! << 8 : wasm[off + len]!;
-      }
-      expect(bad).toBe(0);
-    },
-  );
+  test.each([0, 1, 2, 3, 5, 6, 16, 17, 4093])("wasm path = JS path = byte-by-byte reference for every length 0..9001 at offset %d (seeded)", (off) => {
+    const rng = new Prng(0x5eed + off);
+    const { wasm, plain } = twin(off + 9001 + 64, (b) => rng.fill(b));
+    expect(hasWasmChecksum(wasm)).toBe(true);
+    expect(hasWasmChecksum(plain)).toBe(false);
+    let bad = 0;
+    // The reference grows one byte at a time: a byte at an even distance from off is a high byte.
+    let ref = 0;
+    for (let len = 0; len <= 9001; len++) {
+      const initial = len % 5 === 0 ? len * 977 : 0;
+      const w = foldChecksum(checksumNoFold(wasm, off, len, initial));
+      const j = foldChecksum(checksumNoFold(plain, off, len, initial));
+      const r = refFold(ref + initial);
+      if (w !== r || j !== r) bad++;
+      ref += len % 2 === 0 ? wasm[off + len]! << 8 : wasm[off + len]!;
+    }
+    expect(bad).toBe(0);
+  });
 
   test("views with odd and unaligned byteOffsets, interleaved with plain buffers", () => {
     const rng = new Prng(77);
@@ -148,7 +139,7 @@ describe("wasm checksum kernel", () => {
     const Memory = WebAssembly.Memory;
     let bytes: Uint8Array;
     try {
-      (WebAssembly as { Memory: unknown }).Memory = function () {
+      (WebAssembly as { Memory: unknown }).Memory = () => {
         throw new RangeError("no wasm memory here");
       };
       bytes = allocateChecksummedBytes(5000);
@@ -184,7 +175,13 @@ describe("wasm checksum kernel", () => {
   test("copyAndChecksumNoFold with overlapping ranges moves like copyWithin and sums the moved bytes", () => {
     const rng = new Prng(0x0e1a);
     const buf = allocateChecksummedBytes(8192);
-    for (const [src, dst, len] of [[100, 150, 1400], [150, 100, 1400], [0, 1, 4000], [1, 0, 4000], [64, 64, 500]] as const) {
+    for (const [src, dst, len] of [
+      [100, 150, 1400],
+      [150, 100, 1400],
+      [0, 1, 4000],
+      [1, 0, 4000],
+      [64, 64, 500],
+    ] as const) {
       rng.fill(buf);
       const model = buf.slice();
       model.copyWithin(dst, src, src + len);

@@ -358,7 +358,9 @@ describe("Coalescer TCP", () => {
   });
 
   test.each(["tcp4", "tcp6"] as const)("%s: coalesced head carries the GSO header and the pseudo-header seed", (kind) => {
-    const pkts = [1, 101, 201].map((seq, i) => builders[kind]({ seq, payload: i === 2 ? 60 : 100, flags: i === 2 ? TCP_ACK | TCP_PSH : TCP_ACK, options: TS_OPTION }));
+    const pkts = [1, 101, 201].map((seq, i) =>
+      builders[kind]({ seq, payload: i === 2 ? 60 : 100, flags: i === 2 ? TCP_ACK | TCP_PSH : TCP_ACK, options: TS_OPTION }),
+    );
     const { w } = runGro(pkts);
     expect(w.length).toBe(1);
     const x = w[0]!;

@@ -96,7 +96,10 @@ const udpCases: GroCase[] = [
   {
     name: "IPv4 fragment",
     kinds: ["udp4"],
-    pkts: [{ payload: 100, mf: true }, { payload: 100, mf: true }],
+    pkts: [
+      { payload: 100, mf: true },
+      { payload: 100, mf: true },
+    ],
     want: [
       [0, 100],
       [1, 100],
@@ -105,7 +108,10 @@ const udpCases: GroCase[] = [
   {
     name: "IPv6 extension header",
     kinds: ["udp6"],
-    pkts: [{ payload: 100, hopByHop: true }, { payload: 100, hopByHop: true }],
+    pkts: [
+      { payload: 100, hopByHop: true },
+      { payload: 100, hopByHop: true },
+    ],
     want: [
       [0, 108],
       [1, 108],

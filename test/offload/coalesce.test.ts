@@ -119,7 +119,10 @@ describe("coalesce with homes (zero-copy receive)", () => {
       // One zeroed batch per stride, reused: a fresh 3 MB WebAssembly memory per
       // round would make this test about allocation, not coalescing.
       let slots = slotBatches.get(stride);
-      if (slots === undefined) slotBatches.set(stride, (slots = createPacketBatch(SL + 16, stride, 16)));
+      if (slots === undefined) {
+        slots = createPacketBatch(SL + 16, stride, 16);
+        slotBatches.set(stride, slots);
+      }
       slots.buf.fill(0);
       const landing = slots.offs[SL]!;
       const homes = slots.offs.slice(0, SL);

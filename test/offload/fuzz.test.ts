@@ -126,7 +126,13 @@ describe("fuzz", () => {
         else {
           const payload = rng.bool(0.8) ? 100 : rng.int(0, 150);
           const k = rng.bool(0.85) ? kind : KINDS[rng.int(0, 3)]!;
-          p = builders[k]({ seq, payload, sport: rng.bool(0.9) ? 4000 : 4001, flags: rng.bool(0.9) ? TCP_ACK : rng.int(0, 255), zeroUdpChecksum: rng.bool(0.05) });
+          p = builders[k]({
+            seq,
+            payload,
+            sport: rng.bool(0.9) ? 4000 : 4001,
+            flags: rng.bool(0.9) ? TCP_ACK : rng.int(0, 255),
+            zeroUdpChecksum: rng.bool(0.05),
+          });
           seq = (seq + payload) >>> 0;
           if (r === 1) mutate(rng, p, rng.int(1, 3));
         }

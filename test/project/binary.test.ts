@@ -76,10 +76,12 @@ describe("compiled binary", () => {
   test("genkey | pubkey agrees with wg pubkey", () => {
     const priv = run("genkey").stdout.trim();
     expect(priv).toMatch(/^[A-Za-z0-9+/]{43}=$/);
-    const ours = runWith({}, priv + "\n", "pubkey");
+    const ours = runWith({}, `${priv}\n`, "pubkey");
     expect(ours.code).toBe(0);
     if (Bun.which("wg") === null) return; // wg is installed in CI; the key format is also covered by the vectors
-    const theirs = Bun.spawnSync(["wg", "pubkey"], { stdin: new TextEncoder().encode(priv + "\n") }).stdout.toString().trim();
+    const theirs = Bun.spawnSync(["wg", "pubkey"], { stdin: new TextEncoder().encode(`${priv}\n`) })
+      .stdout.toString()
+      .trim();
     expect(ours.stdout.trim()).toBe(theirs);
   });
 

@@ -45,62 +45,90 @@ function run(dir: string, args: string[], env: Record<string, string> = {}) {
 const EVIL_PRELOAD = `require("node:fs").writeFileSync(require("node:path").join(process.cwd(), "PWNED"), "foreign code ran\\n");\n`;
 
 describe("the compiled binary ignores its working directory", () => {
-  test(".env files there do not change the crypto backend", () => {
-    const bait = "TUNNEL_CRYPTO=typescript\n";
-    const dir = baitDir({ ".env": bait, ".env.local": bait, ".env.production": bait });
-    const r = run(dir, ["selftest"]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain("selected backend: libcrypto");
-  }, SLOW);
+  test(
+    ".env files there do not change the crypto backend",
+    () => {
+      const bait = "TUNNEL_CRYPTO=typescript\n";
+      const dir = baitDir({ ".env": bait, ".env.local": bait, ".env.production": bait });
+      const r = run(dir, ["selftest"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("selected backend: libcrypto");
+    },
+    SLOW,
+  );
 
-  test("the .env bait is live: the same variable from the environment does switch the backend", () => {
-    const dir = baitDir({});
-    const r = run(dir, ["selftest"], { TUNNEL_CRYPTO: "typescript" });
-    expect(r.stdout).toContain("selected backend: typescript");
-  }, SLOW);
+  test(
+    "the .env bait is live: the same variable from the environment does switch the backend",
+    () => {
+      const dir = baitDir({});
+      const r = run(dir, ["selftest"], { TUNNEL_CRYPTO: "typescript" });
+      expect(r.stdout).toContain("selected backend: typescript");
+    },
+    SLOW,
+  );
 
-  test("a bunfig.toml there does not preload anything", () => {
-    const dir = baitDir({ "bunfig.toml": 'preload = ["./evil.ts"]\n[run]\npreload = ["./evil.ts"]\n', "evil.ts": EVIL_PRELOAD });
-    const r = run(dir, ["--version"]);
-    expect(r.stdout).toBe(`${VERSION}\n`);
-    expect(r.code).toBe(0);
-    expect(existsSync(join(dir, "PWNED"))).toBe(false);
-  }, SLOW);
+  test(
+    "a bunfig.toml there does not preload anything",
+    () => {
+      const dir = baitDir({ "bunfig.toml": 'preload = ["./evil.ts"]\n[run]\npreload = ["./evil.ts"]\n', "evil.ts": EVIL_PRELOAD });
+      const r = run(dir, ["--version"]);
+      expect(r.stdout).toBe(`${VERSION}\n`);
+      expect(r.code).toBe(0);
+      expect(existsSync(join(dir, "PWNED"))).toBe(false);
+    },
+    SLOW,
+  );
 });
 
 describe("Bun variables", () => {
-  test("BUN_OPTIONS makes the binary refuse to run, with one line naming the variable", () => {
-    const dir = baitDir({});
-    const r = run(dir, ["--version"], { BUN_OPTIONS: "--smol" });
-    expect(r.code).toBe(78);
-    expect(r.stdout).toBe("");
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toContain('BUN_OPTIONS is set ("--smol")');
-    expect(r.stderr).toContain("UnsetEnvironment=BUN_OPTIONS BUN_BE_BUN");
-  }, SLOW);
+  test(
+    "BUN_OPTIONS makes the binary refuse to run, with one line naming the variable",
+    () => {
+      const dir = baitDir({});
+      const r = run(dir, ["--version"], { BUN_OPTIONS: "--smol" });
+      expect(r.code).toBe(78);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain('BUN_OPTIONS is set ("--smol")');
+      expect(r.stderr).toContain("UnsetEnvironment=BUN_OPTIONS BUN_BE_BUN");
+    },
+    SLOW,
+  );
 
-  test("BUN_OPTIONS=--preload: Bun runs the preload before tunnel can object (no switch in Bun 1.4.4); tunnel then refuses", () => {
-    const dir = baitDir({ "evil.ts": EVIL_PRELOAD });
-    const r = run(dir, ["genkey"], { BUN_OPTIONS: "--preload ./evil.ts" });
-    // Pinned limitation: the foreign code did run. The unit clears the variable.
-    expect(existsSync(join(dir, "PWNED"))).toBe(true);
-    expect(r.code).toBe(78);
-    expect(r.stdout).toBe("");
-  }, SLOW);
+  test(
+    "BUN_OPTIONS=--preload: Bun runs the preload before tunnel can object (no switch in Bun 1.4.4); tunnel then refuses",
+    () => {
+      const dir = baitDir({ "evil.ts": EVIL_PRELOAD });
+      const r = run(dir, ["genkey"], { BUN_OPTIONS: "--preload ./evil.ts" });
+      // Pinned limitation: the foreign code did run. The unit clears the variable.
+      expect(existsSync(join(dir, "PWNED"))).toBe(true);
+      expect(r.code).toBe(78);
+      expect(r.stdout).toBe("");
+    },
+    SLOW,
+  );
 
-  test("an empty BUN_OPTIONS is no option", () => {
-    const dir = baitDir({});
-    const r = run(dir, ["--version"], { BUN_OPTIONS: "  " });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`${VERSION}\n`);
-  }, SLOW);
+  test(
+    "an empty BUN_OPTIONS is no option",
+    () => {
+      const dir = baitDir({});
+      const r = run(dir, ["--version"], { BUN_OPTIONS: "  " });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${VERSION}\n`);
+    },
+    SLOW,
+  );
 
-  test("BUN_BE_BUN=1 still turns the binary into the bun CLI (no switch in Bun 1.4.4; the unit clears it)", () => {
-    const dir = baitDir({});
-    const r = run(dir, ["--version"], { BUN_BE_BUN: "1" });
-    expect(r.stdout.trim()).toBe(Bun.version);
-    expect(run(dir, ["--version"], { BUN_BE_BUN: "0" }).stdout).toBe(`${VERSION}\n`);
-  }, SLOW);
+  test(
+    "BUN_BE_BUN=1 still turns the binary into the bun CLI (no switch in Bun 1.4.4; the unit clears it)",
+    () => {
+      const dir = baitDir({});
+      const r = run(dir, ["--version"], { BUN_BE_BUN: "1" });
+      expect(r.stdout.trim()).toBe(Bun.version);
+      expect(run(dir, ["--version"], { BUN_BE_BUN: "0" }).stdout).toBe(`${VERSION}\n`);
+    },
+    SLOW,
+  );
 });
 
 describePrivileged("libcrypto is never loaded from the working directory", { root: true, commands: ["unshare", "strace", "mount"] }, () => {
@@ -110,34 +138,38 @@ describePrivileged("libcrypto is never loaded from the working directory", { roo
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  test("with the system libcrypto hidden, a libcrypto.so.3 in the cwd is not opened: the TypeScript fallback runs, with its warning", () => {
-    expect(systemCopies.length).toBeGreaterThan(0);
-    const dir = baitDir({});
-    // A genuine, loadable libcrypto: if it were opened, the backend would say libcrypto.
-    copyFileSync(systemCopies[0]!, join(dir, "libcrypto.so.3"));
-    copyFileSync(systemCopies[0]!, join(dir, "libcrypto.so.1.1"));
-    const trace = join(dir, "openat.trace");
-    // Inside a private mount namespace /dev/null covers every system copy, as on a host without libssl3.
-    const hide = systemCopies.map((p) => `mount --bind /dev/null '${p}'`).join(" && ");
-    const script = `${hide} && exec strace -f -qq -e trace=openat,open -o '${trace}' ./tunnel selftest`;
-    const p = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", script], {
-      cwd: dir,
-      env: CLEAN_ENV,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const stdout = p.stdout.toString();
-    const stderr = p.stderr.toString();
-    expect(p.exitCode).toBe(0);
-    expect(stdout).toContain("selected backend: typescript");
-    expect(stderr).toContain("falling back to pure-TypeScript");
-    const opened = readFileSync(trace, "utf8")
-      .split("\n")
-      .filter((l) => /\.so[.")]/.test(l))
-      .map((l) => l.match(/open(?:at)?\((?:AT_FDCWD, )?"([^"]+)"/)?.[1])
-      .filter((x): x is string => x !== undefined);
-    expect(opened.length).toBeGreaterThan(0);
-    // Every library path tried is absolute and none is in the working directory.
-    expect(opened.filter((x) => !x.startsWith("/") || x.startsWith(dir) || x.startsWith(realpathSync(dir)))).toEqual([]);
-  }, SLOW);
+  test(
+    "with the system libcrypto hidden, a libcrypto.so.3 in the cwd is not opened: the TypeScript fallback runs, with its warning",
+    () => {
+      expect(systemCopies.length).toBeGreaterThan(0);
+      const dir = baitDir({});
+      // A genuine, loadable libcrypto: if it were opened, the backend would say libcrypto.
+      copyFileSync(systemCopies[0]!, join(dir, "libcrypto.so.3"));
+      copyFileSync(systemCopies[0]!, join(dir, "libcrypto.so.1.1"));
+      const trace = join(dir, "openat.trace");
+      // Inside a private mount namespace /dev/null covers every system copy, as on a host without libssl3.
+      const hide = systemCopies.map((p) => `mount --bind /dev/null '${p}'`).join(" && ");
+      const script = `${hide} && exec strace -f -qq -e trace=openat,open -o '${trace}' ./tunnel selftest`;
+      const p = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", script], {
+        cwd: dir,
+        env: CLEAN_ENV,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const stdout = p.stdout.toString();
+      const stderr = p.stderr.toString();
+      expect(p.exitCode).toBe(0);
+      expect(stdout).toContain("selected backend: typescript");
+      expect(stderr).toContain("falling back to pure-TypeScript");
+      const opened = readFileSync(trace, "utf8")
+        .split("\n")
+        .filter((l) => /\.so[.")]/.test(l))
+        .map((l) => l.match(/open(?:at)?\((?:AT_FDCWD, )?"([^"]+)"/)?.[1])
+        .filter((x): x is string => x !== undefined);
+      expect(opened.length).toBeGreaterThan(0);
+      // Every library path tried is absolute and none is in the working directory.
+      expect(opened.filter((x) => !x.startsWith("/") || x.startsWith(dir) || x.startsWith(realpathSync(dir)))).toEqual([]);
+    },
+    SLOW,
+  );
 });

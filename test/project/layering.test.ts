@@ -37,7 +37,8 @@ function folderOf(path: string): string {
 function importsOf(source: string, opts: { typeOnly?: boolean } = {}): string[] {
   const specs: string[] = [];
   // import/export … from "x", import("x"), require("x"), and side-effect imports (import "x").
-  const re = /(?:import|export)(\s+type)?\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|require\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm;
+  const re =
+    /(?:import|export)(\s+type)?\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|require\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm;
   for (const m of source.matchAll(re)) {
     if (m[1] !== undefined && opts.typeOnly === false) continue;
     specs.push((m[2] ?? m[3] ?? m[4] ?? m[5])!);
@@ -92,7 +93,11 @@ describe("layering", () => {
     const violations: string[] = [];
     for (const spec of importsOf(source)) {
       if (spec === "bun:ffi" && from !== "sys") violations.push(`${spec} (only src/sys/ may touch bun:ffi)`);
-      if (PURE.has(from) && !PURE_ALLOWED.has(spec) && (spec.startsWith("node:") || spec === "bun" || spec.startsWith("bun:") || spec === "consola" || spec === "citty")) {
+      if (
+        PURE.has(from) &&
+        !PURE_ALLOWED.has(spec) &&
+        (spec.startsWith("node:") || spec === "bun" || spec.startsWith("bun:") || spec === "consola" || spec === "citty")
+      ) {
         violations.push(`${spec} (src/${from}/ is pure)`);
       }
       const to = resolveFolder(file, spec);
@@ -112,7 +117,7 @@ describe("layering", () => {
     for (const f of files) {
       const targets = importsOf(readFileSync(f, "utf8"), { typeOnly: false })
         .map((spec) => resolveFile(f, spec))
-        .filter((t): t is string => t !== null && t.startsWith("src/"));
+        .filter((t): t is string => t?.startsWith("src/") === true);
       graph.set(f, targets);
     }
     const cycles = files.map((f) => cycleFrom(f, graph)).filter((c): c is string[] => c !== null);
@@ -134,7 +139,11 @@ describe("layering", () => {
       if (row![0] === "everything") expect(folder).toBe("main");
       else expect([...row!].filter((x) => x !== "nothing").sort()).toEqual(allowed.filter((x) => x !== "version").sort());
     }
-    expect([...rows.keys()].sort()).toEqual(Object.keys(ALLOWED).filter((k) => k !== "version").sort());
+    expect([...rows.keys()].sort()).toEqual(
+      Object.keys(ALLOWED)
+        .filter((k) => k !== "version")
+        .sort(),
+    );
   });
 
   test("only src/main.ts calls process.exit", () => {

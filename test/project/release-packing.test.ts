@@ -47,7 +47,10 @@ describePrivileged("release packing", { commands: ["tar", "xz", "sha256sum"] }, 
     const [a] = await pack("one");
     const list = sh(["tar", "-tvf", a!.path]);
     expect(list.code).toBe(0);
-    const rows = list.stdout.trim().split("\n").map((l) => l.split(/\s+/));
+    const rows = list.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split(/\s+/));
     const files = rows.filter((r) => !r[0]!.startsWith("d")).map((r) => [r[0], r[1], r[5]]);
     expect(files).toEqual([
       ["-rw-r--r--", "0/0", `${top}/README`],
@@ -71,7 +74,10 @@ describePrivileged("release packing", { commands: ["tar", "xz", "sha256sum"] }, 
     const [a] = await pack("first");
     const [b] = await pack("second");
     expect(b!.sha256).toBe(a!.sha256);
-    const times = sh(["tar", "--full-time", "-tvf", a!.path]).stdout.trim().split("\n").map((l) => l.split(/\s+/).slice(3, 5).join(" "));
+    const times = sh(["tar", "--full-time", "-tvf", a!.path])
+      .stdout.trim()
+      .split("\n")
+      .map((l) => l.split(/\s+/).slice(3, 5).join(" "));
     const commitTime = new Date(sourceState().epoch * 1000).toISOString().replace("T", " ").slice(0, 19);
     expect(new Set(times)).toEqual(new Set([commitTime]));
   });

@@ -84,89 +84,135 @@ describePrivileged(
       if (work) rmSync(work, { recursive: true, force: true });
     });
 
-    test("SHA256SUMS lists exactly the three archives and sha256sum -c accepts it", () => {
-      const sums = readFileSync(join(releaseDir, "SHA256SUMS"), "utf8");
-      const names = sums.trim().split("\n").map((l) => l.match(/^[0-9a-f]{64}  (\S+)$/)?.[1]);
-      expect(names).toEqual(RELEASE_TARGETS.map(archiveName));
-      const check = sh(["sha256sum", "-c", "SHA256SUMS"], { cwd: releaseDir });
-      expect(check.code).toBe(0);
-      expect(check.stdout.trim().split("\n")).toEqual(RELEASE_TARGETS.map((t) => `${archiveName(t)}: OK`));
-    }, SLOW);
+    test(
+      "SHA256SUMS lists exactly the three archives and sha256sum -c accepts it",
+      () => {
+        const sums = readFileSync(join(releaseDir, "SHA256SUMS"), "utf8");
+        const names = sums
+          .trim()
+          .split("\n")
+          .map((l) => l.match(/^[0-9a-f]{64} {2}(\S+)$/)?.[1]);
+        expect(names).toEqual(RELEASE_TARGETS.map(archiveName));
+        const check = sh(["sha256sum", "-c", "SHA256SUMS"], { cwd: releaseDir });
+        expect(check.code).toBe(0);
+        expect(check.stdout.trim().split("\n")).toEqual(RELEASE_TARGETS.map((t) => `${archiveName(t)}: OK`));
+      },
+      SLOW,
+    );
 
-    test("sha256sum -c rejects an archive that differs from its sum", () => {
-      const tampered = join(work, "tampered");
-      mkdirSync(tampered);
-      const first = RELEASE_TARGETS[0]!;
-      const line = readFileSync(join(releaseDir, "SHA256SUMS"), "utf8").split("\n")[0]!;
-      writeFileSync(join(tampered, "SHA256SUMS"), line + "\n");
-      // Same name, other bytes: the smallest archive-sized lie there is.
-      writeFileSync(join(tampered, archiveName(first)), "not the release\n");
-      const check = sh(["sha256sum", "-c", "SHA256SUMS"], { cwd: tampered });
-      expect(check.code).not.toBe(0);
-      expect(check.stdout).toContain("FAILED");
-    }, SLOW);
+    test(
+      "sha256sum -c rejects an archive that differs from its sum",
+      () => {
+        const tampered = join(work, "tampered");
+        mkdirSync(tampered);
+        const first = RELEASE_TARGETS[0]!;
+        const line = readFileSync(join(releaseDir, "SHA256SUMS"), "utf8").split("\n")[0]!;
+        writeFileSync(join(tampered, "SHA256SUMS"), `${line}\n`);
+        // Same name, other bytes: the smallest archive-sized lie there is.
+        writeFileSync(join(tampered, archiveName(first)), "not the release\n");
+        const check = sh(["sha256sum", "-c", "SHA256SUMS"], { cwd: tampered });
+        expect(check.code).not.toBe(0);
+        expect(check.stdout).toContain("FAILED");
+      },
+      SLOW,
+    );
 
     describe.each(RELEASE_TARGETS.map((t) => [t.name, t] as const))("%s", (_name, t) => {
-      test("the archive holds one directory: the binary, a README and every file under deploy/systemd/", () => {
-        const entries = listings.get(t.name)!.trim().split("\n").map((l) => {
-          const [mode, owner, , , , path] = l.split(/\s+/);
-          return { mode, owner, path: path! };
-        });
-        const files = entries.filter((e) => !e.mode!.startsWith("d")).map((e) => e.path).sort();
-        const expected = [`${topDir(t)}/README`, `${topDir(t)}/tunnel`, ...unitFiles(join(ROOT, "deploy/systemd")).map((u) => `${topDir(t)}/systemd/${u}`)].sort();
-        expect(files).toEqual(expected);
-        expect(entries.every((e) => e.path.startsWith(`${topDir(t)}/`))).toBe(true);
-        expect(entries.every((e) => e.owner === "0/0")).toBe(true);
-        expect(entries.find((e) => e.path === `${topDir(t)}/tunnel`)!.mode).toBe("-rwxr-xr-x");
-      }, SLOW);
+      test(
+        "the archive holds one directory: the binary, a README and every file under deploy/systemd/",
+        () => {
+          const entries = listings
+            .get(t.name)!
+            .trim()
+            .split("\n")
+            .map((l) => {
+              const [mode, owner, , , , path] = l.split(/\s+/);
+              return { mode, owner, path: path! };
+            });
+          const files = entries
+            .filter((e) => !e.mode!.startsWith("d"))
+            .map((e) => e.path)
+            .sort();
+          const expected = [
+            `${topDir(t)}/README`,
+            `${topDir(t)}/tunnel`,
+            ...unitFiles(join(ROOT, "deploy/systemd")).map((u) => `${topDir(t)}/systemd/${u}`),
+          ].sort();
+          expect(files).toEqual(expected);
+          expect(entries.every((e) => e.path.startsWith(`${topDir(t)}/`))).toBe(true);
+          expect(entries.every((e) => e.owner === "0/0")).toBe(true);
+          expect(entries.find((e) => e.path === `${topDir(t)}/tunnel`)!.mode).toBe("-rwxr-xr-x");
+        },
+        SLOW,
+      );
 
-      test("the binary is an ELF executable for its architecture", async () => {
-        const header = Buffer.from(await Bun.file(binaryOf(t)).slice(0, 20).arrayBuffer());
-        expect([...header.subarray(0, 4)]).toEqual([0x7f, 0x45, 0x4c, 0x46]);
-        expect(header.readUInt16LE(18)).toBe(t.arch === "arm64" ? EM_AARCH64 : EM_X86_64);
-      }, SLOW);
+      test(
+        "the binary is an ELF executable for its architecture",
+        async () => {
+          const header = Buffer.from(await Bun.file(binaryOf(t)).slice(0, 20).arrayBuffer());
+          expect([...header.subarray(0, 4)]).toEqual([0x7f, 0x45, 0x4c, 0x46]);
+          expect(header.readUInt16LE(18)).toBe(t.arch === "arm64" ? EM_AARCH64 : EM_X86_64);
+        },
+        SLOW,
+      );
 
-      test("--version prints the package version", () => {
-        const r = runTarget(t, ["--version"]);
-        expect(r.stderr).toBe("");
-        expect(r.code).toBe(0);
-        expect(r.stdout).toBe(`${VERSION}\n`);
-      }, SLOW);
+      test(
+        "--version prints the package version",
+        () => {
+          const r = runTarget(t, ["--version"]);
+          expect(r.stderr).toBe("");
+          expect(r.code).toBe(0);
+          expect(r.stdout).toBe(`${VERSION}\n`);
+        },
+        SLOW,
+      );
 
-      test("version --json names this target, its baseline flag, the commit and the Bun runtime", () => {
-        const r = runTarget(t, ["version", "--json"]);
-        expect(r.code).toBe(0);
-        const v = JSON.parse(r.stdout) as Record<string, unknown>;
-        expect(v).toMatchObject({ version: VERSION, commit: head, target: t.name, baseline: t.baseline, bun: Bun.version });
-        expect(typeof v.dirty).toBe("boolean");
-      }, SLOW);
+      test(
+        "version --json names this target, its baseline flag, the commit and the Bun runtime",
+        () => {
+          const r = runTarget(t, ["version", "--json"]);
+          expect(r.code).toBe(0);
+          const v = JSON.parse(r.stdout) as Record<string, unknown>;
+          expect(v).toMatchObject({ version: VERSION, commit: head, target: t.name, baseline: t.baseline, bun: Bun.version });
+          expect(typeof v.dirty).toBe("boolean");
+        },
+        SLOW,
+      );
 
-      test("selftest passes every vector on every backend it can load", () => {
-        const r = runTarget(t, ["selftest", "--json"]);
-        expect(r.code).toBe(0);
-        const report = JSON.parse(r.stdout) as { selected: string; report: { backend: string; results: { passed: boolean }[] }[] };
-        expect(["libcrypto", "typescript"]).toContain(report.selected);
-        // Natively the system libcrypto loads; under qemu only if an arm64 libssl3 is installed.
-        if (t.arch === process.arch) expect(report.selected).toBe("libcrypto");
-        if (report.selected === "typescript") expect(r.stderr).toContain("falling back to pure-TypeScript");
-        for (const b of report.report) {
-          expect(b.results.length).toBeGreaterThanOrEqual(20);
-          expect(b.results.filter((x) => !x.passed)).toEqual([]);
-        }
-      }, SLOW);
+      test(
+        "selftest passes every vector on every backend it can load",
+        () => {
+          const r = runTarget(t, ["selftest", "--json"]);
+          expect(r.code).toBe(0);
+          const report = JSON.parse(r.stdout) as { selected: string; report: { backend: string; results: { passed: boolean }[] }[] };
+          expect(["libcrypto", "typescript"]).toContain(report.selected);
+          // Natively the system libcrypto loads; under qemu only if an arm64 libssl3 is installed.
+          if (t.arch === process.arch) expect(report.selected).toBe("libcrypto");
+          if (report.selected === "typescript") expect(r.stderr).toContain("falling back to pure-TypeScript");
+          for (const b of report.report) {
+            expect(b.results.length).toBeGreaterThanOrEqual(20);
+            expect(b.results.filter((x) => !x.passed)).toEqual([]);
+          }
+        },
+        SLOW,
+      );
 
-      test("pubkey gives the RFC 7748 public key, and genkey | pubkey round-trips", () => {
-        const known = runTarget(t, ["pubkey"], RFC7748_PRIVATE + "\n");
-        expect(known.code).toBe(0);
-        expect(known.stdout.trim()).toBe(RFC7748_PUBLIC);
-        const priv = runTarget(t, ["genkey"]);
-        expect(priv.code).toBe(0);
-        expect(priv.stdout).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
-        const pub = runTarget(t, ["pubkey"], priv.stdout);
-        expect(pub.code).toBe(0);
-        expect(pub.stdout).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
-        expect(pub.stdout).not.toBe(priv.stdout);
-      }, SLOW);
+      test(
+        "pubkey gives the RFC 7748 public key, and genkey | pubkey round-trips",
+        () => {
+          const known = runTarget(t, ["pubkey"], `${RFC7748_PRIVATE}\n`);
+          expect(known.code).toBe(0);
+          expect(known.stdout.trim()).toBe(RFC7748_PUBLIC);
+          const priv = runTarget(t, ["genkey"]);
+          expect(priv.code).toBe(0);
+          expect(priv.stdout).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
+          const pub = runTarget(t, ["pubkey"], priv.stdout);
+          expect(pub.code).toBe(0);
+          expect(pub.stdout).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
+          expect(pub.stdout).not.toBe(priv.stdout);
+        },
+        SLOW,
+      );
     });
   },
 );

@@ -74,8 +74,8 @@ const DIR = "/etc/tunnel";
 const TOML_PATH = `${DIR}/lab0.toml`;
 const CONF_PATH = `${DIR}/wg0.conf`;
 const KEY_FILES = new Map([
-  [`${DIR}/keys/lab0.key`, PRIV + "\n"],
-  [`${DIR}/keys/gateway.psk`, PSK + "\n"],
+  [`${DIR}/keys/lab0.key`, `${PRIV}\n`],
+  [`${DIR}/keys/gateway.psk`, `${PSK}\n`],
 ]);
 
 function readFromMap(path: string): string {
@@ -152,8 +152,8 @@ describePrivileged("reliability: config fuzz, the compiled binary", { root: true
     ns = Netns.create("rcf", "x");
     dir = mkdtempSync(join(tmpdir(), "tunnel-config-fuzz-"));
     mkdirSync(join(dir, "keys"), { mode: 0o700 });
-    writeFileSync(join(dir, "keys/lab0.key"), PRIV + "\n", { mode: 0o600 });
-    writeFileSync(join(dir, "keys/gateway.psk"), PSK + "\n", { mode: 0o600 });
+    writeFileSync(join(dir, "keys/lab0.key"), `${PRIV}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, "keys/gateway.psk"), `${PSK}\n`, { mode: 0o600 });
   }, 60_000); // the first tunnelBinary() of a test process builds dist/tunnel
 
   afterAll(() => {
@@ -202,7 +202,11 @@ describePrivileged("reliability: config fuzz, the compiled binary", { root: true
       if (expected.ok) continue;
       ran++;
       const n = expected.errors.length;
-      checkCli(runBin(["convert", path], false), expected.errors, n > 1 ? `tunnel: ${path}: ${n} errors; nothing converted` : `tunnel: ${expected.errors[0]!.formatted}`);
+      checkCli(
+        runBin(["convert", path], false),
+        expected.errors,
+        n > 1 ? `tunnel: ${path}: ${n} errors; nothing converted` : `tunnel: ${expected.errors[0]!.formatted}`,
+      );
     }
     expect(ran).toBe(SAMPLE);
   }, 60_000);

@@ -40,29 +40,35 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
     ["transport", ["dropUnknownIndex"]],
     // Initiations wait in the handshake queue before their mac1 is checked; one source may hold only a share of it.
     ["bad-mac1-init", ["dropBadMac", "dropHandshakeSourceShare", "handshakeQueueDrops"]],
-  ] as const)("a %s flood at the sender's full rate is counted as dropped and the tunnel carries on", async (kind, reasons) => {
-    const before = drops(t.bin, t.names.b);
-    const kernelBefore = udpRcvbufErrors(t.nsB);
-    const r = await flood(t.nsF, ["--target", `${t.bOuterForF}:${t.ports.b}`, "--kind", kind, "--rate", "max", "--seconds", "2"]);
-    await Bun.sleep(300); // let the daemon finish its backlog before reading counters
-    const delta = dropDelta(before, drops(t.bin, t.names.b));
-    const kernel = udpRcvbufErrors(t.nsB) - kernelBefore;
-    const counted = reasons.reduce((s, k) => s + (delta[k] ?? 0), 0);
-    console.log(`${kind}: sent ${r.sent} (${Math.round(r.sentPerSecond)} pps); daemon counted ${JSON.stringify(delta)}; kernel socket-buffer drops ${kernel}; replies ${JSON.stringify(r.received)}`);
-    expect(alive(pidB)).toBe(true);
-    expect(r.sent).toBeGreaterThan(10_000);
-    // Whatever the daemon read it counted, under the reason the kind promises.
-    expect(counted).toBeGreaterThan(0);
-    expect(counted + kernel).toBeGreaterThanOrEqual(r.sent * 0.5);
-    expect(counted).toBeLessThanOrEqual(r.sent);
-    // Other reasons stay at the background's level (the kernel's own IPv6 chatter on the TUN is a no-route drop).
-    for (const k of Object.keys(delta)) if (!(reasons as readonly string[]).includes(k)) expect(delta[k]!).toBeLessThanOrEqual(BACKGROUND_DROPS);
-    // Nothing of it deserved an answer.
-    expect(r.received).toEqual({});
-    const p = await pingStats(t.nsA, t.inner.b, 5, 0.2);
-    expect(p.lossPercent).toBe(0);
-    expect(memoryMB(pidB).peak).toBeLessThanOrEqual(RSS_LIMIT_MB);
-  }, 30_000);
+  ] as const)(
+    "a %s flood at the sender's full rate is counted as dropped and the tunnel carries on",
+    async (kind, reasons) => {
+      const before = drops(t.bin, t.names.b);
+      const kernelBefore = udpRcvbufErrors(t.nsB);
+      const r = await flood(t.nsF, ["--target", `${t.bOuterForF}:${t.ports.b}`, "--kind", kind, "--rate", "max", "--seconds", "2"]);
+      await Bun.sleep(300); // let the daemon finish its backlog before reading counters
+      const delta = dropDelta(before, drops(t.bin, t.names.b));
+      const kernel = udpRcvbufErrors(t.nsB) - kernelBefore;
+      const counted = reasons.reduce((s, k) => s + (delta[k] ?? 0), 0);
+      console.log(
+        `${kind}: sent ${r.sent} (${Math.round(r.sentPerSecond)} pps); daemon counted ${JSON.stringify(delta)}; kernel socket-buffer drops ${kernel}; replies ${JSON.stringify(r.received)}`,
+      );
+      expect(alive(pidB)).toBe(true);
+      expect(r.sent).toBeGreaterThan(10_000);
+      // Whatever the daemon read it counted, under the reason the kind promises.
+      expect(counted).toBeGreaterThan(0);
+      expect(counted + kernel).toBeGreaterThanOrEqual(r.sent * 0.5);
+      expect(counted).toBeLessThanOrEqual(r.sent);
+      // Other reasons stay at the background's level (the kernel's own IPv6 chatter on the TUN is a no-route drop).
+      for (const k of Object.keys(delta)) if (!(reasons as readonly string[]).includes(k)) expect(delta[k]!).toBeLessThanOrEqual(BACKGROUND_DROPS);
+      // Nothing of it deserved an answer.
+      expect(r.received).toEqual({});
+      const p = await pingStats(t.nsA, t.inner.b, 5, 0.2);
+      expect(p.lossPercent).toBe(0);
+      expect(memoryMB(pidB).peak).toBeLessThanOrEqual(RSS_LIMIT_MB);
+    },
+    30_000,
+  );
 
   interface HandshakeFlood {
     sentPerSecond: number;
@@ -85,7 +91,18 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
     // Measured right before the flood: the machine's other load moves it a lot from minute to minute.
     const unfloodedBps = (await iperf3(t.nsA, t.nsB, t.inner.b, { seconds: TCP_SECONDS, port: 5311 })).bitsPerSecond;
     const seconds = 18;
-    const floodDone = flood(t.nsF, ["--target", `${t.bOuterForF}:${t.ports.b}`, "--pubkey", t.keys.b.pub, "--kind", "mac1-init", "--rate", rate, "--seconds", String(seconds)]);
+    const floodDone = flood(t.nsF, [
+      "--target",
+      `${t.bOuterForF}:${t.ports.b}`,
+      "--pubkey",
+      t.keys.b.pub,
+      "--kind",
+      "mac1-init",
+      "--rate",
+      rate,
+      "--seconds",
+      String(seconds),
+    ]);
     const startedAt = performance.now();
     await Bun.sleep(1500); // the responder's backlog builds: measure in the steady state
     // The established session, and a new peer (C, configured on B) handshaking at the same time.
@@ -109,10 +126,18 @@ describePrivileged("reliability: floods against an established tunnel", { root: 
     const mem = memoryMB(pidB);
     console.log(
       `handshake flood ${rate}/s: sent ${r.sent} (${Math.round(r.sentPerSecond)} pps), cookie replies ${r.cookieReplies}, other replies ${JSON.stringify(r.received)}; ` +
-        `session ping loss ${p.lossPercent.toFixed(1)} % (avg ${p.avgMs ?? "-"} ms), TCP ${(tcpBps / 1e6).toFixed(0)} of ${(unfloodedBps / 1e6).toFixed(0)} Mb/s unflooded; new peer's handshake ${freshMs === null ? "none" : (freshMs / 1000).toFixed(2) + " s"}; B RSS ${mem.rss.toFixed(0)} MB, peak ${mem.peak.toFixed(0)} MB`,
+        `session ping loss ${p.lossPercent.toFixed(1)} % (avg ${p.avgMs ?? "-"} ms), TCP ${(tcpBps / 1e6).toFixed(0)} of ${(unfloodedBps / 1e6).toFixed(0)} Mb/s unflooded; new peer's handshake ${freshMs === null ? "none" : `${(freshMs / 1000).toFixed(2)} s`}; B RSS ${mem.rss.toFixed(0)} MB, peak ${mem.peak.toFixed(0)} MB`,
     );
     expect(alive(pidB)).toBe(true);
-    return { sentPerSecond: r.sentPerSecond, cookieReplies: r.cookieReplies, lossPercent: p.lossPercent, tcpShare: tcpBps / unfloodedBps, freshMs, peakMB: mem.peak, stillFlooding };
+    return {
+      sentPerSecond: r.sentPerSecond,
+      cookieReplies: r.cookieReplies,
+      lossPercent: p.lossPercent,
+      tcpShare: tcpBps / unfloodedBps,
+      freshMs,
+      peakMB: mem.peak,
+      stillFlooding,
+    };
   };
 
   test(`a ${HANDSHAKE_FLOOD_RATE}/s flood of valid-mac1 initiations: cookie replies, ≤ ${MAX_PING_LOSS_PERCENT} % loss and ≥ ${MIN_THROUGHPUT_SHARE * 100} % throughput on the session, a new peer within ${FRESH_HANDSHAKE_MS / 1000} s, RSS ≤ ${RSS_LIMIT_MB} MB`, async () => {

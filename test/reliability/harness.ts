@@ -57,7 +57,12 @@ export async function startTopology(prefix: string, subnet: number, basePort: nu
     bOuterForF: `198.19.${subnet + 1}.2`,
     configs: { a: "", b: "", c: "" },
     stop: () => {
-      for (const [ns, name] of [[nsA, names.a], [nsA, names.c], [nsB, names.b]] as const) down(bin, ns, name);
+      for (const [ns, name] of [
+        [nsA, names.a],
+        [nsA, names.c],
+        [nsB, names.b],
+      ] as const)
+        down(bin, ns, name);
       for (const ns of [nsA, nsB, nsF]) ns.delete();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -66,16 +71,42 @@ export async function startTopology(prefix: string, subnet: number, basePort: nu
     nsA.vethTo(nsB, "va", `198.19.${subnet}.1/24`, "vb", `198.19.${subnet}.2/24`);
     nsF.vethTo(nsB, "vatk", `198.19.${subnet + 1}.1/24`, "vbatk", `${t.bOuterForF}/24`);
     const bUnderlay = `198.19.${subnet}.2`;
-    t.configs.b = writeConfig(dir, names.b, tomlConfig(names.b, t.keys.b.priv, t.ports.b, [`${t.inner.b}/24`, `${t.inner.bForC}/24`], [
-      { pub: t.keys.a.pub, allowed: [`${t.inner.a}/32`], endpoint: `198.19.${subnet}.1:${t.ports.a}` },
-      { pub: t.keys.c.pub, allowed: [`${t.inner.c}/32`] },
-    ]));
-    t.configs.a = writeConfig(dir, names.a, tomlConfig(names.a, t.keys.a.priv, t.ports.a, [`${t.inner.a}/24`], [
-      { pub: t.keys.b.pub, allowed: [`${t.inner.b}/32`], endpoint: `${bUnderlay}:${t.ports.b}` },
-    ]));
-    t.configs.c = writeConfig(dir, names.c, tomlConfig(names.c, t.keys.c.priv, t.ports.c, [`${t.inner.c}/24`], [
-      { pub: t.keys.b.pub, allowed: [`${t.inner.bForC}/32`], endpoint: `${bUnderlay}:${t.ports.b}` },
-    ]));
+    t.configs.b = writeConfig(
+      dir,
+      names.b,
+      tomlConfig(
+        names.b,
+        t.keys.b.priv,
+        t.ports.b,
+        [`${t.inner.b}/24`, `${t.inner.bForC}/24`],
+        [
+          { pub: t.keys.a.pub, allowed: [`${t.inner.a}/32`], endpoint: `198.19.${subnet}.1:${t.ports.a}` },
+          { pub: t.keys.c.pub, allowed: [`${t.inner.c}/32`] },
+        ],
+      ),
+    );
+    t.configs.a = writeConfig(
+      dir,
+      names.a,
+      tomlConfig(
+        names.a,
+        t.keys.a.priv,
+        t.ports.a,
+        [`${t.inner.a}/24`],
+        [{ pub: t.keys.b.pub, allowed: [`${t.inner.b}/32`], endpoint: `${bUnderlay}:${t.ports.b}` }],
+      ),
+    );
+    t.configs.c = writeConfig(
+      dir,
+      names.c,
+      tomlConfig(
+        names.c,
+        t.keys.c.priv,
+        t.ports.c,
+        [`${t.inner.c}/24`],
+        [{ pub: t.keys.b.pub, allowed: [`${t.inner.bForC}/32`], endpoint: `${bUnderlay}:${t.ports.b}` }],
+      ),
+    );
     up(bin, nsB, t.configs.b);
     up(bin, nsA, t.configs.a);
     await pingUntil(nsA, t.inner.b, 30);

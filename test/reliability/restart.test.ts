@@ -40,7 +40,9 @@ describePrivileged("reliability: kill -9 and restart", { root: true, commands: [
       }
       const both = [await pingStats(t.nsB, t.inner.a, 10, 0.05), await pingStats(t.nsA, t.inner.b, 10, 0.05)];
       const newPid = daemonPid(t.nsB, t.names.b);
-      console.log(`restart ${round + 1}: tunnel up returned ${(upMs / 1000).toFixed(2)} s after kill -9; first answered ping at ${firstReplyMs === null ? "never" : (firstReplyMs / 1000).toFixed(2) + " s"}; loss after: B→A ${both[0]!.lossPercent} %, A→B ${both[1]!.lossPercent} %`);
+      console.log(
+        `restart ${round + 1}: tunnel up returned ${(upMs / 1000).toFixed(2)} s after kill -9; first answered ping at ${firstReplyMs === null ? "never" : `${(firstReplyMs / 1000).toFixed(2)} s`}; loss after: B→A ${both[0]!.lossPercent} %, A→B ${both[1]!.lossPercent} %`,
+      );
       expect(newPid).not.toBe(pid);
       expect(firstReplyMs).not.toBeNull();
       expect(firstReplyMs!).toBeLessThanOrEqual(TIME_TO_TRAFFIC_MS);

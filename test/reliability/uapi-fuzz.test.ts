@@ -100,7 +100,7 @@ describePrivileged("reliability: UAPI fuzz", { root: true, commands: ["ip", "pin
     // 64 KiB: 16 times the line limit, yet small enough to sit whole in the socket buffer, so the reply is readable.
     const hugeSet = await exchange(sock, `set=1\nlisten_port=1\npublic_key=${"a".repeat(64 << 10)}\n\n`);
     expect(hugeSet.reply).toBe("errno=-71\n\n");
-    const hugeOp = await exchange(sock, "x".repeat(64 << 10) + "\n");
+    const hugeOp = await exchange(sock, `${"x".repeat(64 << 10)}\n`);
     expect(hugeOp.reply).toBe("");
     expect(hugeOp.closedByDaemon).toBe(true);
     expect(await getConfig()).toBe(baseline);
@@ -110,7 +110,7 @@ describePrivileged("reliability: UAPI fuzz", { root: true, commands: ["ip", "pin
     ["listen_port=99999", -22],
     ["listen_port=-1", -22],
     ["private_key=zz", -22],
-    ["private_key=" + "0".repeat(63), -22],
+    [`private_key=${"0".repeat(63)}`, -22],
     ["fwmark=0x1g", -22],
     ["no_such_key=1", -22],
     ["listen_port", -71],
@@ -180,7 +180,7 @@ describePrivileged("reliability: UAPI fuzz", { root: true, commands: ["ip", "pin
   // (131072) now refuses the body long before that.
   const bodyPastLimit = () => {
     const line = "allowed_ip=198.18.0.0/32\n";
-    return `set=1\npublic_key=${Buffer.alloc(32, 7).toString("hex")}\n` + line.repeat(Math.ceil(((16 << 20) + (32 << 10)) / line.length)) + "\n";
+    return `set=1\npublic_key=${Buffer.alloc(32, 7).toString("hex")}\n${line.repeat(Math.ceil(((16 << 20) + (32 << 10)) / line.length))}\n`;
   };
 
   test(`a 16 MiB set body of valid-looking lines is refused with EPROTO, nothing is applied, and the daemon stays ≤ ${RSS_LIMIT_MB} MB`, async () => {

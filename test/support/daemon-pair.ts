@@ -66,8 +66,8 @@ export async function startDaemonPair(o: DaemonPairOptions): Promise<DaemonPair>
     for (const k of ["a", "b"]) {
       const priv = run(["wg", "genkey"]).trim();
       const file = join(keyDir, `${k}.key`);
-      writeFileSync(file, priv + "\n", { mode: 0o600 });
-      keys.push({ file, pub: run(["wg", "pubkey"], { input: priv + "\n" }).trim() });
+      writeFileSync(file, `${priv}\n`, { mode: 0o600 });
+      keys.push({ file, pub: run(["wg", "pubkey"], { input: `${priv}\n` }).trim() });
     }
     const runDevice = new URL("../device/run-device.ts", import.meta.url).pathname;
     const start = async (ns: Netns, ifname: string) => {
@@ -82,9 +82,40 @@ export async function startDaemonPair(o: DaemonPairOptions): Promise<DaemonPair>
     };
     const [pA, pB] = await Promise.all([start(nsA, ifA), start(nsB, ifB)]);
     const [a, b] = keys as [{ file: string; pub: string }, { file: string; pub: string }];
-    run(["wg", "set", ifA, "listen-port", String(o.port), "private-key", a.file, "peer", b.pub, "allowed-ips", `${inner(2)}/32`, "endpoint", `${net(2)}:${o.port + 1}`]);
-    run(["wg", "set", ifB, "listen-port", String(o.port + 1), "private-key", b.file, "peer", a.pub, "allowed-ips", `${inner(1)}/32`, "endpoint", `${net(1)}:${o.port}`]);
-    for (const [ns, ifn, n] of [[nsA, ifA, 1], [nsB, ifB, 2]] as const) {
+    run([
+      "wg",
+      "set",
+      ifA,
+      "listen-port",
+      String(o.port),
+      "private-key",
+      a.file,
+      "peer",
+      b.pub,
+      "allowed-ips",
+      `${inner(2)}/32`,
+      "endpoint",
+      `${net(2)}:${o.port + 1}`,
+    ]);
+    run([
+      "wg",
+      "set",
+      ifB,
+      "listen-port",
+      String(o.port + 1),
+      "private-key",
+      b.file,
+      "peer",
+      a.pub,
+      "allowed-ips",
+      `${inner(1)}/32`,
+      "endpoint",
+      `${net(1)}:${o.port}`,
+    ]);
+    for (const [ns, ifn, n] of [
+      [nsA, ifA, 1],
+      [nsB, ifB, 2],
+    ] as const) {
       ns.ip("addr", "add", `${inner(n)}/24`, "dev", ifn);
       ns.ip("link", "set", ifn, "mtu", String(o.mtu ?? 1420), "up");
     }

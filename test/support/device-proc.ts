@@ -28,8 +28,7 @@ export class DeviceProc {
 
   private onStdout(t: string): void {
     this.buffered += t;
-    let nl: number;
-    while ((nl = this.buffered.indexOf("\n")) >= 0) {
+    for (let nl = this.buffered.indexOf("\n"); nl >= 0; nl = this.buffered.indexOf("\n")) {
       const line = this.buffered.slice(0, nl);
       this.buffered = this.buffered.slice(nl + 1);
       const w = this.waiters.shift();
@@ -52,7 +51,7 @@ export class DeviceProc {
 
   async command(cmd: string): Promise<Record<string, unknown>> {
     const stdin = this.proc.stdin as unknown as { write(s: string): void; flush(): void };
-    stdin.write(cmd + "\n");
+    stdin.write(`${cmd}\n`);
     stdin.flush();
     return this.next();
   }

@@ -7,6 +7,8 @@
 import { DEBIAN_TEST_PACKAGES } from "./debian-packages.ts";
 
 function installed(packages: readonly string[]): Set<string> {
+  // dpkg-query's own ${field} format, not a template.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format string
   const p = Bun.spawnSync(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\n", ...packages], { stdout: "pipe", stderr: "ignore" });
   const out = new Set<string>();
   for (const line of p.stdout.toString().split("\n")) {
@@ -32,7 +34,9 @@ function main(): void {
     return;
   }
   if (!Bun.which("dpkg-query") || !Bun.which("apt-get")) {
-    console.error(`install-deps: the test suite installs its tools from Debian's packages (no dpkg-query/apt-get here); install the equivalents of: ${DEBIAN_TEST_PACKAGES.join(" ")}`);
+    console.error(
+      `install-deps: the test suite installs its tools from Debian's packages (no dpkg-query/apt-get here); install the equivalents of: ${DEBIAN_TEST_PACKAGES.join(" ")}`,
+    );
     process.exit(1);
   }
   const have = installed(DEBIAN_TEST_PACKAGES);

@@ -178,7 +178,11 @@ export async function iperf3(
     const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
     const report = JSON.parse(out || "{}") as {
       error?: string;
-      end?: { sum_received?: { bits_per_second: number; bytes: number; seconds: number }; sum_sent?: { retransmits?: number }; sum?: { bits_per_second: number; bytes: number; seconds: number } };
+      end?: {
+        sum_received?: { bits_per_second: number; bytes: number; seconds: number };
+        sum_sent?: { retransmits?: number };
+        sum?: { bits_per_second: number; bytes: number; seconds: number };
+      };
     };
     if (code !== 0 || report.error) throw new Error(`iperf3 client failed (exit ${code}): ${report.error ?? out.slice(0, 300)}`);
     const received = report.end?.sum_received ?? report.end?.sum;

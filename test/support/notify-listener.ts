@@ -49,7 +49,8 @@ export class NotifyListener {
     for (;;) {
       const hit = this.drain().find((m) => m.text.includes(needle));
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no '${needle}' on ${this.value} within ${timeoutMs} ms (got: ${JSON.stringify(this.messages.map((m) => m.text))})`);
+      if (Date.now() > deadline)
+        throw new Error(`no '${needle}' on ${this.value} within ${timeoutMs} ms (got: ${JSON.stringify(this.messages.map((m) => m.text))})`);
       await Bun.sleep(20);
     }
   }

@@ -52,7 +52,15 @@ function side(net: MemoryNetwork, n: 1 | 2, opts: PlanePairOptions): PlaneSide {
   const events: FromWorker[] = [];
   const plane = new DataPlane(
     host.io,
-    { tcpGro: opts.tcpGro ?? true, udpGro: opts.udpGro ?? true, mtu: 1420, workers: opts.workers ?? 1, env: {}, stats: stats.buffer, warmup: opts.warmup ?? false },
+    {
+      tcpGro: opts.tcpGro ?? true,
+      udpGro: opts.udpGro ?? true,
+      mtu: 1420,
+      workers: opts.workers ?? 1,
+      env: {},
+      stats: stats.buffer,
+      warmup: opts.warmup ?? false,
+    },
     { post: (m) => events.push(m) },
   );
   plane.control({ type: "sockets", v4: host.v4, v6: host.v6 });
@@ -97,7 +105,7 @@ export function planePair(opts: PlanePairOptions = {}): PlanePair {
   const net = new MemoryNetwork();
   const a = side(net, 1, opts);
   const b = side(net, 2, opts);
-  const peerOf = (self: PlaneSide, other: PlaneSide, family: 4 | 6, keepaliveSec: number, psk: Uint8Array | null): WorkerPeerConfig => ({
+  const peerOf = (_self: PlaneSide, other: PlaneSide, family: 4 | 6, keepaliveSec: number, psk: Uint8Array | null): WorkerPeerConfig => ({
     publicKey: other.publicKey,
     presharedKey: psk,
     persistentKeepaliveSec: keepaliveSec,

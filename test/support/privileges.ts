@@ -24,11 +24,7 @@ export function missingPrerequisites(opts: { root?: boolean; commands?: string[]
  * describePrivileged is describe() for tests with prerequisites. When they are
  * missing: outside CI the block is skipped; in CI one failing test says why.
  */
-export function describePrivileged(
-  name: string,
-  opts: { root?: boolean; commands?: string[]; files?: string[] },
-  body: () => void,
-): void {
+export function describePrivileged(name: string, opts: { root?: boolean; commands?: string[]; files?: string[] }, body: () => void): void {
   const missing = missingPrerequisites(opts);
   if (missing === null) {
     describe(name, body);

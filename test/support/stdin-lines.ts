@@ -6,8 +6,7 @@ export function onStdinLines(onLine: (line: string) => void): void {
   let pending = "";
   process.stdin.on("data", (chunk: Buffer) => {
     pending += chunk.toString();
-    let nl: number;
-    while ((nl = pending.indexOf("\n")) >= 0) {
+    for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
       const line = pending.slice(0, nl).trim();
       pending = pending.slice(nl + 1);
       onLine(line);

@@ -27,7 +27,7 @@ if (mode === "serve") {
     });
     sock.on("close", () => {
       const seconds = (performance.now() - started) / 1000;
-      process.stdout.write(JSON.stringify({ received, corrupt, seconds }) + "\n");
+      process.stdout.write(`${JSON.stringify({ received, corrupt, seconds })}\n`);
       server.close();
     });
   });
@@ -45,7 +45,7 @@ if (mode === "serve") {
         sent += CHUNK;
         if (!sock.write(pattern.subarray(phase, phase + CHUNK))) return void sock.once("drain", pump);
       }
-      sock.end(() => process.stdout.write(JSON.stringify({ sent }) + "\n"));
+      sock.end(() => process.stdout.write(`${JSON.stringify({ sent })}\n`));
     };
     pump();
   });

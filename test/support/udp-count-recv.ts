@@ -14,6 +14,6 @@ sock.on("message", (msg: Buffer) => {
 });
 sock.bind(Number(portText), address, () => process.stderr.write("listening\n"));
 setTimeout(() => {
-  process.stdout.write(JSON.stringify({ datagrams, bytes, corrupt }) + "\n");
+  process.stdout.write(`${JSON.stringify({ datagrams, bytes, corrupt })}\n`);
   sock.close();
 }, Number(secondsText) * 1000);

@@ -45,7 +45,7 @@ async function probe(address: string, port: number, count: number): Promise<void
     await Bun.sleep(100);
   }
   sock.close();
-  process.stdout.write(JSON.stringify(rtts) + "\n");
+  process.stdout.write(`${JSON.stringify(rtts)}\n`);
 }
 
 if (import.meta.main) {

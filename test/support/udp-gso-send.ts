@@ -21,7 +21,7 @@ for (let s = 0; s < Number(sendsText); s++) {
   datagrams += PER_SEND;
   if (s % 10 === 9) await Bun.sleep(1); // let the receiver keep up: this checks integrity, not speed
 }
-process.stdout.write(JSON.stringify({ datagrams }) + "\n");
+process.stdout.write(`${JSON.stringify({ datagrams })}\n`);
 
 function ipv6Bytes(text: string): Uint8Array {
   const [head = "", tail = ""] = text.split("::");

@@ -181,16 +181,33 @@ describe.skipIf(!gcc || !onLinux)(`host C headers${gcc ? "" : " [skipped: no gcc
   const structs: Array<[string, string, Record<string, string>]> = [
     ["ifreq", "struct ifreq", { name: "ifr_name", flags: "ifr_flags", ivalue: "ifr_mtu" }],
     ["iovec", "struct iovec", { base: "iov_base", len: "iov_len" }],
-    ["msghdr", "struct msghdr", {
-      name: "msg_name", namelen: "msg_namelen", iov: "msg_iov", iovlen: "msg_iovlen",
-      control: "msg_control", controllen: "msg_controllen", flags: "msg_flags",
-    }],
+    [
+      "msghdr",
+      "struct msghdr",
+      {
+        name: "msg_name",
+        namelen: "msg_namelen",
+        iov: "msg_iov",
+        iovlen: "msg_iovlen",
+        control: "msg_control",
+        controllen: "msg_controllen",
+        flags: "msg_flags",
+      },
+    ],
     ["mmsghdr", "struct mmsghdr", { hdr: "msg_hdr", len: "msg_len" }],
     ["cmsghdr", "struct cmsghdr", { len: "cmsg_len", level: "cmsg_level", type: "cmsg_type" }],
     ["sockaddrIn", "struct sockaddr_in", { family: "sin_family", port: "sin_port", addr: "sin_addr", zero: "sin_zero" }],
-    ["sockaddrIn6", "struct sockaddr_in6", {
-      family: "sin6_family", port: "sin6_port", flowinfo: "sin6_flowinfo", addr: "sin6_addr", scopeId: "sin6_scope_id",
-    }],
+    [
+      "sockaddrIn6",
+      "struct sockaddr_in6",
+      {
+        family: "sin6_family",
+        port: "sin6_port",
+        flowinfo: "sin6_flowinfo",
+        addr: "sin6_addr",
+        scopeId: "sin6_scope_id",
+      },
+    ],
     ["sockaddrStorage", "struct sockaddr_storage", {}],
     ["inPktinfo", "struct in_pktinfo", { ifindex: "ipi_ifindex", specDst: "ipi_spec_dst", addr: "ipi_addr" }],
     ["in6Pktinfo", "struct in6_pktinfo", { addr: "ipi6_addr", ifindex: "ipi6_ifindex" }],

@@ -1,22 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLLIN, POLLIN } from "../../src/sys/constants.ts";
 import { EBADF, EINVAL, errnoMessage, errnoName, isSyscallError, SyscallError } from "../../src/sys/errno.ts";
-import {
-  close,
-  cString,
-  epollCreate1,
-  epollCtl,
-  epollWait,
-  errno,
-  eventfd,
-  ioctl,
-  open,
-  poll,
-  rawLibc,
-  read,
-  write,
-  WOULD_BLOCK,
-} from "../../src/sys/libc.ts";
+import { close, cString, epollCreate1, epollCtl, epollWait, errno, eventfd, ioctl, open, poll, rawLibc, read, write, WOULD_BLOCK } from "../../src/sys/libc.ts";
 import { LAYOUT, readEpollToken, readPollRevents, writeEpollEvent, writePollfd } from "../../src/sys/layout.ts";
 
 describe("errno", () => {

@@ -36,15 +36,15 @@ const V6_ADDR = [0xfd, 0, 0, 0x61, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
 function in4(v: DataView, off: number, ifindex: number, specDst: number[], addr: number[], dataLen = 12): number {
   const d = writeCmsgHeader(v, off, IPPROTO_IP, IP_PKTINFO, dataLen);
   v.setInt32(d, ifindex, true);
-  specDst.forEach((b, i) => v.setUint8(d + 4 + i, b));
-  addr.forEach((b, i) => v.setUint8(d + 8 + i, b));
+  for (const [i, b] of specDst.entries()) v.setUint8(d + 4 + i, b);
+  for (const [i, b] of addr.entries()) v.setUint8(d + 8 + i, b);
   return off + CMSG_SPACE(dataLen);
 }
 
 /** in6 writes an IPV6_PKTINFO cmsg (addr, ifindex) at off; returns the next offset. */
 function in6(v: DataView, off: number, ifindex: number, addr: number[], dataLen = 20): number {
   const d = writeCmsgHeader(v, off, IPPROTO_IPV6, IPV6_PKTINFO, dataLen);
-  addr.forEach((b, i) => v.setUint8(d + i, b));
+  for (const [i, b] of addr.entries()) v.setUint8(d + i, b);
   if (dataLen >= 20) v.setUint32(d + 16, ifindex, true);
   return off + CMSG_SPACE(dataLen);
 }
@@ -104,7 +104,10 @@ describe("readPktinfo on crafted control buffers", () => {
   test("no pktinfo, another IP cmsg, an empty buffer: not found, and out is cleared", () => {
     buf.fill(0);
     const onlyGro = writeCmsgInt(v, 0, SOL_UDP, UDP_GRO, 1380);
-    for (const [label, len] of [["only UDP_GRO", onlyGro], ["nothing", 0]] as const) {
+    for (const [label, len] of [
+      ["only UDP_GRO", onlyGro],
+      ["nothing", 0],
+    ] as const) {
       const out = stale();
       expect(readPktinfo(v, 0, len, out), label).toBe(false);
       expect(out).toEqual(newLocalSource());

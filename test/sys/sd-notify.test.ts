@@ -23,8 +23,8 @@ describe("notifySocketAddress", () => {
   test("relative, empty and oversized names are refused", () => {
     expect(() => notifySocketAddress("run/notify")).toThrow("neither an absolute path");
     expect(() => notifySocketAddress("@")).toThrow("not a usable socket name");
-    expect(() => notifySocketAddress("/" + "x".repeat(107))).toThrow("not a usable socket name");
-    expect(() => notifySocketAddress("/" + "x".repeat(106))).not.toThrow();
+    expect(() => notifySocketAddress(`/${"x".repeat(107)}`)).toThrow("not a usable socket name");
+    expect(() => notifySocketAddress(`/${"x".repeat(106)}`)).not.toThrow();
   });
 });
 

@@ -134,7 +134,10 @@ describePrivileged("sys/tun (root)", { root: true }, () => {
     // A fresh point-to-point TUN may still receive IPv6 router solicitations; drain them first.
     const buf = new Uint8Array(65536 + 16);
     let n = 0;
-    for (let i = 0; i < 64 && (n = read(tun.fd, buf, buf.length)) !== WOULD_BLOCK; i++);
+    for (let i = 0; i < 64; i++) {
+      n = read(tun.fd, buf, buf.length);
+      if (n === WOULD_BLOCK) break;
+    }
     expect(n).toBe(WOULD_BLOCK);
   });
 

@@ -3,17 +3,7 @@ import { MSG_DONTWAIT, MSG_TRUNC } from "../../src/sys/constants.ts";
 import { close, getsockoptInt, WOULD_BLOCK } from "../../src/sys/libc.ts";
 import { readSockaddr, type SockAddr } from "../../src/sys/layout.ts";
 import { MmsgBatch } from "../../src/sys/msgvec.ts";
-import {
-  enableUdpGro,
-  groSegmentSize,
-  localPort,
-  openUdp,
-  prepareSend,
-  recvBatch,
-  sendBatch,
-  supportsUdpSegment,
-  type UdpSocket,
-} from "../../src/sys/udp.ts";
+import { enableUdpGro, groSegmentSize, localPort, openUdp, prepareSend, recvBatch, sendBatch, supportsUdpSegment, type UdpSocket } from "../../src/sys/udp.ts";
 
 const LOOPBACK4 = new Uint8Array([127, 0, 0, 1]);
 const LOOPBACK6 = (() => {
@@ -131,7 +121,11 @@ describe.if(process.platform === "linux").each([
     expect(sendBatch(tx.fd, send, sizes.length)).toBe(sizes.length);
 
     const recv = new MmsgBatch({ count: 8, bufSize: 2048 });
-    const got = receiveAll(rx, recv, sizes.reduce((a, b) => a + b, 0));
+    const got = receiveAll(
+      rx,
+      recv,
+      sizes.reduce((a, b) => a + b, 0),
+    );
     expect(got.map((m) => m.bytes)).toEqual(payloads);
   });
 });

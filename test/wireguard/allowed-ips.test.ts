@@ -9,7 +9,9 @@ const ip4 = (a: number, b: number, c: number, d: number) => new Uint8Array([a, b
 function ip6(a: number, b: number, c: number, d: number): Uint8Array {
   const out = new Uint8Array(16);
   const dv = new DataView(out.buffer);
-  [a, b, c, d].forEach((w, i) => dv.setUint32(4 * i, w >>> 0));
+  [a, b, c, d].forEach((w, i) => {
+    dv.setUint32(4 * i, w >>> 0);
+  });
   return out;
 }
 const look = <T>(t: AllowedIps<T>, ip: Uint8Array) => t.lookup(ip, 0, ip.length as 4 | 16);
@@ -34,9 +36,7 @@ describe("AllowedIps: kernel selftest/allowedips.c fixed cases", () => {
   // Linux drivers/net/wireguard/selftest/allowedips.c wg_allowedips_selftest,
   // insert list and test() lines verbatim (also wireguard-go
   // device/allowedips_test.go TestTrieIPv4/TestTrieIPv6).
-  const [a, b, c, d, e, f, g, h] = ["a", "b", "c", "d", "e", "f", "g", "h"].map(peer) as [
-    Peer, Peer, Peer, Peer, Peer, Peer, Peer, Peer,
-  ];
+  const [a, b, c, d, e, f, g, h] = ["a", "b", "c", "d", "e", "f", "g", "h"].map(peer) as [Peer, Peer, Peer, Peer, Peer, Peer, Peer, Peer];
   const t = new AllowedIps<Peer>();
   t.insert(ip4(192, 168, 4, 0), 24, a);
   t.insert(ip4(192, 168, 4, 4), 32, b);
@@ -96,12 +96,9 @@ describe("AllowedIps: kernel selftest/allowedips.c fixed cases", () => {
     [c, ip4(10, 1, 0, 10)],
     [d, ip4(10, 1, 0, 20)],
   ];
-  test.each(cases.map(([p, ip], i) => [i + 1, formatAddr(ip), p.name, ip] as const))(
-    "test %d: %s -> %s",
-    (_n, _s, want, ip) => {
-      expect(look(t, ip)?.name).toBe(want);
-    },
-  );
+  test.each(cases.map(([p, ip], i) => [i + 1, formatAddr(ip), p.name, ip] as const))("test %d: %s -> %s", (_n, _s, want, ip) => {
+    expect(look(t, ip)?.name).toBe(want);
+  });
 
   test("insert five /32s for a, remove_by_peer(a): none resolve to a", () => {
     const tops = [1, 64, 128, 192, 255];

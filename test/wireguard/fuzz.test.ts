@@ -23,7 +23,8 @@ function rng(seed: number): () => number {
     s >>>= 0;
     s ^= s >>> 17;
     s ^= s << 5;
-    return (s >>>= 0);
+    s >>>= 0;
+    return s;
   };
 }
 

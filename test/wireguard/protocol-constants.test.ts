@@ -13,14 +13,7 @@ import {
   NOISE_INITIAL_HASH_HEX,
 } from "../../src/wireguard/constants.ts";
 import { Kdf } from "../../src/wireguard/kdf.ts";
-import {
-  decodeCookieReply,
-  decodeInitiation,
-  decodeResponse,
-  messageType,
-  readCounter,
-  writeCounter,
-} from "../../src/wireguard/messages.ts";
+import { decodeCookieReply, decodeInitiation, decodeResponse, messageType, readCounter, writeCounter } from "../../src/wireguard/messages.ts";
 import { initialChainKey, initialHash } from "../../src/wireguard/noise.ts";
 import { paddingFor, transportSize } from "../../src/wireguard/transport.ts";
 import { nobleBackend } from "./noble-backend.ts";
@@ -45,16 +38,37 @@ describe("noise constants", () => {
 describe("kdf", () => {
   // WG-GO device/kdf_test.go (their t0/t1/t2 are our T1/T2/T3).
   const vectors = [
-    ["746573742d6b6579", "746573742d696e707574", "6f0e5ad38daba1bea8a0d213688736f19763239305e0f58aba697f9ffc41c633", "df1194df20802a4fe594cde27e92991c8cae66c366e8106aaa937a55fa371e8a", "fac6e2745a325f5dc5d11a5b165aad08b0ada28e7b4e666b7c077934a4d76c24"],
-    ["776972656775617264", "776972656775617264", "491d43bbfdaa8750aaf535e334ecbfe5129967cd64635101c566d4caefda96e8", "1e71a379baefd8a79aa4662212fcafe19a23e2b609a3db7d6bcba8f560e3d25f", "31e1ae48bddfbe5de38f295e5452b1909a1b4e38e183926af3780b0c1e1f0160"],
-    ["", "", "8387b46bf43eccfcf349552a095d8315c4055beb90208fb1be23b894bc2ed5d0", "58a0e5f6faefccf4807bff1f05fa8a9217945762040bcec2f4b4a62bdfe0e86e", "0ce6ea98ec548f8e281e93e32db65621c45eb18dc6f0a7ad94178610a2f7338e"],
+    [
+      "746573742d6b6579",
+      "746573742d696e707574",
+      "6f0e5ad38daba1bea8a0d213688736f19763239305e0f58aba697f9ffc41c633",
+      "df1194df20802a4fe594cde27e92991c8cae66c366e8106aaa937a55fa371e8a",
+      "fac6e2745a325f5dc5d11a5b165aad08b0ada28e7b4e666b7c077934a4d76c24",
+    ],
+    [
+      "776972656775617264",
+      "776972656775617264",
+      "491d43bbfdaa8750aaf535e334ecbfe5129967cd64635101c566d4caefda96e8",
+      "1e71a379baefd8a79aa4662212fcafe19a23e2b609a3db7d6bcba8f560e3d25f",
+      "31e1ae48bddfbe5de38f295e5452b1909a1b4e38e183926af3780b0c1e1f0160",
+    ],
+    [
+      "",
+      "",
+      "8387b46bf43eccfcf349552a095d8315c4055beb90208fb1be23b894bc2ed5d0",
+      "58a0e5f6faefccf4807bff1f05fa8a9217945762040bcec2f4b4a62bdfe0e86e",
+      "0ce6ea98ec548f8e281e93e32db65621c45eb18dc6f0a7ad94178610a2f7338e",
+    ],
   ] as const;
   const kdf = new Kdf(crypto);
   test.each(vectors)("KDF1/2/3(%s, %s)", (key, input, e1, e2, e3) => {
-    const t1 = new Uint8Array(32), t2 = new Uint8Array(32), t3 = new Uint8Array(32);
+    const t1 = new Uint8Array(32),
+      t2 = new Uint8Array(32),
+      t3 = new Uint8Array(32);
     kdf.kdf3(t1, t2, t3, unhex(key), unhex(input));
     expect([hex(t1), hex(t2), hex(t3)]).toEqual([e1, e2, e3]);
-    t1.fill(0), t2.fill(0);
+    t1.fill(0);
+    t2.fill(0);
     kdf.kdf2(t1, t2, unhex(key), unhex(input));
     expect([hex(t1), hex(t2)]).toEqual([e1, e2]);
     // Output aliasing the key (mixKey) must give the same answer.
@@ -78,11 +92,20 @@ describe("messages", () => {
   test("each type is accepted only at its exact size (transport ≥ 32)", () => {
     const buf = new Uint8Array(300);
     const cases: Array<[number, number, string | number]> = [
-      [1, 148, 1], [1, 147, "truncated"], [1, 149, "oversized"],
-      [2, 92, 2], [2, 91, "truncated"], [2, 93, "oversized"],
-      [3, 64, 3], [3, 63, "truncated"], [3, 65, "oversized"],
-      [4, 32, 4], [4, 31, "truncated"], [4, 300, 4],
-      [5, 148, "unknown-type"], [0, 148, "unknown-type"],
+      [1, 148, 1],
+      [1, 147, "truncated"],
+      [1, 149, "oversized"],
+      [2, 92, 2],
+      [2, 91, "truncated"],
+      [2, 93, "oversized"],
+      [3, 64, 3],
+      [3, 63, "truncated"],
+      [3, 65, "oversized"],
+      [4, 32, 4],
+      [4, 31, "truncated"],
+      [4, 300, 4],
+      [5, 148, "unknown-type"],
+      [0, 148, "unknown-type"],
     ];
     for (const [type, len, want] of cases) {
       buf.fill(0);

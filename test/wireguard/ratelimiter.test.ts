@@ -1,10 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import {
-  HandshakeRateLimiter,
-  PACKETS_BURSTABLE,
-  PACKETS_PER_SECOND,
-  RATELIMITER_MAX_ENTRIES,
-} from "../../src/wireguard/ratelimiter.ts";
+import { HandshakeRateLimiter, PACKETS_BURSTABLE, PACKETS_PER_SECOND, RATELIMITER_MAX_ENTRIES } from "../../src/wireguard/ratelimiter.ts";
 
 const v4 = (n: number) => new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
 function v6(w0: number, w1: number, w2: number, w3: number): Uint8Array {
@@ -52,12 +47,9 @@ describe("HandshakeRateLimiter", () => {
     expectedResults.forEach(({ result, msToSleepBefore }, i) => {
       now += msToSleepBefore;
       verdicts.push(
-        [
-          rl.allow(now, v4(8182)),
-          rl.allow(now, v4(8182 + i + 1)),
-          rl.allow(now, v6(1212, 289188, i, i)),
-          rl.allow(now, v6(1212 + i + 1, 289188, i, i)),
-        ].join(","),
+        [rl.allow(now, v4(8182)), rl.allow(now, v4(8182 + i + 1)), rl.allow(now, v6(1212, 289188, i, i)), rl.allow(now, v6(1212 + i + 1, 289188, i, i))].join(
+          ",",
+        ),
       );
       want.push([result, true, result, true].join(","));
     });

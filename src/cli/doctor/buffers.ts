@@ -15,7 +15,10 @@ const mib = (n: number) => `${(n / (1 << 20)).toFixed(n % (1 << 20) === 0 ? 0 : 
 
 export function bufferFindings(f: BufferFacts): Finding[] {
   const want = f.probe.wantBytes;
-  const low = [f.rmemMax !== null && f.rmemMax < want ? `net.core.rmem_max=${f.rmemMax}` : null, f.wmemMax !== null && f.wmemMax < want ? `net.core.wmem_max=${f.wmemMax}` : null].filter((x) => x !== null);
+  const low = [
+    f.rmemMax !== null && f.rmemMax < want ? `net.core.rmem_max=${f.rmemMax}` : null,
+    f.wmemMax !== null && f.wmemMax < want ? `net.core.wmem_max=${f.wmemMax}` : null,
+  ].filter((x) => x !== null);
   const granted = Math.min(f.probe.grantedRcvBytes, f.probe.grantedSndBytes);
   const fix = `sysctl -w net.core.rmem_max=${want} net.core.wmem_max=${want}\nprintf 'net.core.rmem_max = ${want}\\nnet.core.wmem_max = ${want}\\n' > /etc/sysctl.d/60-tunnel.conf`;
   const out: Finding[] = [];
@@ -32,7 +35,11 @@ export function bufferFindings(f: BufferFacts): Finding[] {
     });
   }
   if (f.probe.forceAllowed === false && granted < want) {
-    out.push({ check: "socket-buffers-force", level: "info", summary: "SO_RCVBUFFORCE is not allowed to this process; a root daemon (systemd unit) may still force its buffers" });
+    out.push({
+      check: "socket-buffers-force",
+      level: "info",
+      summary: "SO_RCVBUFFORCE is not allowed to this process; a root daemon (systemd unit) may still force its buffers",
+    });
   }
   return out;
 }

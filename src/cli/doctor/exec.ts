@@ -18,7 +18,13 @@ export function findTool(name: string): string | null {
 export async function runTool(argv: string[], timeoutMs = 3000): Promise<ToolResult | null> {
   const bin = findTool(argv[0]!);
   if (bin === null) return null;
-  const p = Bun.spawn([bin, ...argv.slice(1)], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs, env: { PATH: SYSTEM_PATH, LC_ALL: "C" } });
+  const p = Bun.spawn([bin, ...argv.slice(1)], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: timeoutMs,
+    env: { PATH: SYSTEM_PATH, LC_ALL: "C" },
+  });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
 }

@@ -34,7 +34,7 @@ export function renderFindings(findings: readonly Finding[]): string {
   for (const f of findings) {
     lines.push(`${MARK[f.level]} ${f.check}: ${f.summary}`);
     if (f.detail) lines.push(`        ${f.detail}`);
-    if (f.fix) f.fix.split("\n").forEach((l, i) => lines.push(`        ${i === 0 ? "fix: " : "     "}${l}`));
+    if (f.fix) f.fix.split("\n").forEach((l, i) => void lines.push(`        ${i === 0 ? "fix: " : "     "}${l}`));
   }
   const count = (l: Level) => findings.filter((f) => f.level === l).length;
   lines.push("", `${count("error")} error(s), ${count("warn")} warning(s), ${count("ok")} ok, ${count("info")} info`);

@@ -52,11 +52,17 @@ function nftRuleEffect(expr: Json[], port: number): "accept" | "drop" | null {
 /** analyseNft finds, per port, what the input chains of an `nft -j list ruleset` document do to it. */
 export function analyseNft(doc: string, ports: number[]): PortVerdict[] {
   const items = (JSON.parse(doc) as { nftables: Json[] }).nftables;
-  const chains = items.filter((i) => "chain" in i).map((i) => i.chain as Json).filter((c) => c.hook === "input" && (c.type ?? "filter") === "filter");
+  const chains = items
+    .filter((i) => "chain" in i)
+    .map((i) => i.chain as Json)
+    .filter((c) => c.hook === "input" && (c.type ?? "filter") === "filter");
   const out: PortVerdict[] = [];
   for (const port of ports) {
     for (const c of chains) {
-      const rules = items.filter((i) => "rule" in i).map((i) => i.rule as Json).filter((r) => r.family === c.family && r.table === c.table && r.chain === c.name);
+      const rules = items
+        .filter((i) => "rule" in i)
+        .map((i) => i.rule as Json)
+        .filter((r) => r.family === c.family && r.table === c.table && r.chain === c.name);
       const chainName = `nft ${c.family} ${c.table} ${c.name}`;
       let decided = false;
       for (const r of rules) {
@@ -99,7 +105,9 @@ export function analyseIptablesSave(text: string, ports: number[], tool = "iptab
           if (v !== "udp" && !(w === "-m" && (v === "multiport" || v === "comment" || v === "conntrack" || v === "state"))) matches = false;
           k++;
         } else if (w === "--dport" || w === "--dports") {
-          const hit = (v ?? "").split(",").some((p) => (p.includes(":") ? port >= Number(p.split(":")[0]) && port <= Number(p.split(":")[1]) : Number(p) === port));
+          const hit = (v ?? "")
+            .split(",")
+            .some((p) => (p.includes(":") ? port >= Number(p.split(":")[0]) && port <= Number(p.split(":")[1]) : Number(p) === port));
           if (!hit) matches = false;
           k++;
         } else if (w === "--comment") k++;
@@ -119,14 +127,30 @@ export function firewallFindings(ports: number[], verdicts: PortVerdict[], unrea
   const out: Finding[] = [];
   for (const v of verdicts) {
     if (v.verdict === "drop") {
-      out.push({ check: "firewall", level: "error", summary: `UDP port ${v.port} is dropped by ${v.where}: peers cannot reach this interface`, detail: v.rule, fix: v.where.startsWith("nft") ? `nft insert rule ${v.where.split(" ").slice(1, 4).join(" ")} udp dport ${v.port} accept` : `iptables -I INPUT -p udp --dport ${v.port} -j ACCEPT` });
+      out.push({
+        check: "firewall",
+        level: "error",
+        summary: `UDP port ${v.port} is dropped by ${v.where}: peers cannot reach this interface`,
+        detail: v.rule,
+        fix: v.where.startsWith("nft")
+          ? `nft insert rule ${v.where.split(" ").slice(1, 4).join(" ")} udp dport ${v.port} accept`
+          : `iptables -I INPUT -p udp --dport ${v.port} -j ACCEPT`,
+      });
     } else if (v.verdict === "policy") {
-      out.push({ check: "firewall", level: "warn", summary: `UDP port ${v.port}: ${v.where} and no rule accepts it: only peers we contact first get through (conntrack), peers that initiate are dropped`, fix: v.where.startsWith("nft") ? `nft add rule ${v.where.split(" ").slice(1, 4).join(" ")} udp dport ${v.port} accept` : `iptables -I INPUT -p udp --dport ${v.port} -j ACCEPT` });
+      out.push({
+        check: "firewall",
+        level: "warn",
+        summary: `UDP port ${v.port}: ${v.where} and no rule accepts it: only peers we contact first get through (conntrack), peers that initiate are dropped`,
+        fix: v.where.startsWith("nft")
+          ? `nft add rule ${v.where.split(" ").slice(1, 4).join(" ")} udp dport ${v.port} accept`
+          : `iptables -I INPUT -p udp --dport ${v.port} -j ACCEPT`,
+      });
     }
   }
   const bad = new Set(verdicts.filter((v) => v.verdict !== "open").map((v) => v.port));
   const good = ports.filter((p) => !bad.has(p));
-  if (good.length > 0 && unreadable.length === 0) out.push({ check: "firewall", level: "ok", summary: `UDP port ${good.join(", ")} accepted by the input chains` });
+  if (good.length > 0 && unreadable.length === 0)
+    out.push({ check: "firewall", level: "ok", summary: `UDP port ${good.join(", ")} accepted by the input chains` });
   for (const u of unreadable) out.push({ check: "firewall", level: "info", summary: u });
   return out;
 }

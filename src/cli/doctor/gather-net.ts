@@ -32,7 +32,8 @@ export async function gatherFirewall(ports: number[]): Promise<{ verdicts: PortV
     const r = await runTool([tool]);
     if (r === null) continue;
     // iptables-nft's rules already showed up in the nft ruleset; only legacy tables add anything.
-    if (r.code === 0 && !r.stdout.includes("# Warning: iptables-legacy tables present")) verdicts.push(...analyseIptablesSave(r.stdout, ports, tool.replace("-save", "")));
+    if (r.code === 0 && !r.stdout.includes("# Warning: iptables-legacy tables present"))
+      verdicts.push(...analyseIptablesSave(r.stdout, ports, tool.replace("-save", "")));
   }
   return { verdicts: dedupe(verdicts), unreadable };
 }

@@ -21,19 +21,47 @@ export function tunFindings(p: TunProbe, kernel: string): Finding[] {
   const o = p.offloads;
   const out: Finding[] = [];
   if (!o.vnetHeader) {
-    out.push({ check: "tun-offload", level: "warn", summary: "TUN without virtio-net header: one packet per read and write, no TSO/USO, no coalescing", detail: o.reasons.join("; "), fix: "unset TUNNEL_DISABLE_VNET_HDR, or " + UPGRADE });
+    out.push({
+      check: "tun-offload",
+      level: "warn",
+      summary: "TUN without virtio-net header: one packet per read and write, no TSO/USO, no coalescing",
+      detail: o.reasons.join("; "),
+      fix: `unset TUNNEL_DISABLE_VNET_HDR, or ${UPGRADE}`,
+    });
     return out;
   }
-  if (!o.tso) out.push({ check: "tun-offload", level: "warn", summary: `TUN TSO refused by kernel ${kernel}: TCP through the tunnel is split into MTU packets by the kernel before we see it`, detail: o.reasons.join("; "), fix: UPGRADE });
+  if (!o.tso)
+    out.push({
+      check: "tun-offload",
+      level: "warn",
+      summary: `TUN TSO refused by kernel ${kernel}: TCP through the tunnel is split into MTU packets by the kernel before we see it`,
+      detail: o.reasons.join("; "),
+      fix: UPGRADE,
+    });
   else out.push({ check: "tun-offload", level: "ok", summary: `TUN vnet header and TSO on (kernel ${kernel})` });
   if (!o.uso) {
     const killed = o.reasons.some((r) => r.includes("TUNNEL_DISABLE_UDP_GRO"));
-    out.push({ check: "tun-uso", level: killed ? "info" : "warn", summary: killed ? "TUN USO off: TUNNEL_DISABLE_UDP_GRO is set" : `TUN USO (UDP segmentation offload) not available on kernel ${kernel}: UDP through the tunnel (QUIC, iperf3 -u) goes packet by packet`, fix: killed ? "unset TUNNEL_DISABLE_UDP_GRO" : "upgrade to Linux 6.2 or later" });
+    out.push({
+      check: "tun-uso",
+      level: killed ? "info" : "warn",
+      summary: killed
+        ? "TUN USO off: TUNNEL_DISABLE_UDP_GRO is set"
+        : `TUN USO (UDP segmentation offload) not available on kernel ${kernel}: UDP through the tunnel (QUIC, iperf3 -u) goes packet by packet`,
+      fix: killed ? "unset TUNNEL_DISABLE_UDP_GRO" : "upgrade to Linux 6.2 or later",
+    });
   } else out.push({ check: "tun-uso", level: "ok", summary: "TUN USO on: UDP super-packets are split by us" });
   const groOff = o.reasons.find((r) => r.startsWith("GRO off"));
-  if (groOff) out.push({ check: "gro-probe", level: "warn", summary: "the kernel rejected a valid coalesced TUN write: receive-side coalescing is off", detail: groOff, fix: "upgrade the kernel (6.6.44/6.6.45 and 6.10.3 have this bug), or keep running with coalescing off (automatic)" });
+  if (groOff)
+    out.push({
+      check: "gro-probe",
+      level: "warn",
+      summary: "the kernel rejected a valid coalesced TUN write: receive-side coalescing is off",
+      detail: groOff,
+      fix: "upgrade the kernel (6.6.44/6.6.45 and 6.10.3 have this bug), or keep running with coalescing off (automatic)",
+    });
   else if (!p.groProbeRan) out.push({ check: "gro-probe", level: "info", summary: "GRO write probe not run: the scratch TUN could not be brought up" });
-  else if (o.tcpGro || o.udpGro) out.push({ check: "gro-probe", level: "ok", summary: `coalesced TUN writes accepted (TCP ${o.tcpGro ? "on" : "off"}, UDP ${o.udpGro ? "on" : "off"})` });
+  else if (o.tcpGro || o.udpGro)
+    out.push({ check: "gro-probe", level: "ok", summary: `coalesced TUN writes accepted (TCP ${o.tcpGro ? "on" : "off"}, UDP ${o.udpGro ? "on" : "off"})` });
   return out;
 }
 
@@ -46,7 +74,13 @@ export function udpFindings(p: UdpProbe): Finding[] {
     else {
       const notes = p.notes.filter((n) => n.startsWith(`IPv${f.family} UDP`));
       const killed = notes.some((n) => n.includes("is set"));
-      out.push({ check: "udp-offload", level: killed ? "info" : "warn", summary: `IPv${f.family} outer socket: no UDP ${missing.join(" and no ")}: one syscall per datagram`, detail: notes.join("; "), fix: killed ? "unset TUNNEL_DISABLE_UDP_GSO / TUNNEL_DISABLE_UDP_GRO_SOCKET" : UPGRADE });
+      out.push({
+        check: "udp-offload",
+        level: killed ? "info" : "warn",
+        summary: `IPv${f.family} outer socket: no UDP ${missing.join(" and no ")}: one syscall per datagram`,
+        detail: notes.join("; "),
+        fix: killed ? "unset TUNNEL_DISABLE_UDP_GSO / TUNNEL_DISABLE_UDP_GRO_SOCKET" : UPGRADE,
+      });
     }
   }
   const noV6 = p.notes.find((n) => n.startsWith("IPv6 outer socket off"));

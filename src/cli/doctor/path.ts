@@ -28,18 +28,45 @@ export function pathFindings(peers: PeerPathFacts[]): Finding[] {
   for (const p of peers) {
     const need = p.interfaceMtu + WG_OVERHEAD[p.family];
     const who = `${p.interfaceName} → ${p.endpoint}`;
-    const fixMtu = (limit: number) => `set mtu = ${limit - WG_OVERHEAD[p.family]} in the [interface] table (or: ip link set ${p.interfaceName} mtu ${limit - WG_OVERHEAD[p.family]})`;
+    const fixMtu = (limit: number) =>
+      `set mtu = ${limit - WG_OVERHEAD[p.family]} in the [interface] table (or: ip link set ${p.interfaceName} mtu ${limit - WG_OVERHEAD[p.family]})`;
     if (p.egress === null) {
-      out.push({ check: "path-mtu", level: "error", summary: `${who}: no route to the endpoint`, fix: `ip route get ${p.endpoint.replace(/:\d+$/, "").replace(/^\[|\]$/g, "")}   # add a route or fix the endpoint` });
+      out.push({
+        check: "path-mtu",
+        level: "error",
+        summary: `${who}: no route to the endpoint`,
+        fix: `ip route get ${p.endpoint.replace(/:\d+$/, "").replace(/^\[|\]$/g, "")}   # add a route or fix the endpoint`,
+      });
       continue;
     }
     if (p.egress.mtu < need) {
-      out.push({ check: "path-mtu", level: "warn", summary: `${who}: egress ${p.egress.dev} has MTU ${p.egress.mtu}, but a full ${p.interfaceMtu}-byte tunnel packet needs ${need}: large packets are fragmented`, fix: fixMtu(p.egress.mtu) });
+      out.push({
+        check: "path-mtu",
+        level: "warn",
+        summary: `${who}: egress ${p.egress.dev} has MTU ${p.egress.mtu}, but a full ${p.interfaceMtu}-byte tunnel packet needs ${need}: large packets are fragmented`,
+        fix: fixMtu(p.egress.mtu),
+      });
       continue;
     }
-    if (p.fullSizeOk === true) out.push({ check: "path-mtu", level: "ok", summary: `${who}: the path carries ${need}-byte packets (interface MTU ${p.interfaceMtu}, via ${p.egress.dev})` });
-    else if (p.fullSizeOk === false && p.pathMtu !== null) out.push({ check: "path-mtu", level: "warn", summary: `${who}: path MTU ${p.pathMtu} is below the ${need} bytes a full tunnel packet needs: large packets are fragmented or lost`, fix: fixMtu(p.pathMtu) });
-    else out.push({ check: "path-mtu", level: "info", summary: `${who}: path MTU not measured (the endpoint does not answer ICMP echo); egress ${p.egress.dev} MTU ${p.egress.mtu} fits ${need}` });
+    if (p.fullSizeOk === true)
+      out.push({
+        check: "path-mtu",
+        level: "ok",
+        summary: `${who}: the path carries ${need}-byte packets (interface MTU ${p.interfaceMtu}, via ${p.egress.dev})`,
+      });
+    else if (p.fullSizeOk === false && p.pathMtu !== null)
+      out.push({
+        check: "path-mtu",
+        level: "warn",
+        summary: `${who}: path MTU ${p.pathMtu} is below the ${need} bytes a full tunnel packet needs: large packets are fragmented or lost`,
+        fix: fixMtu(p.pathMtu),
+      });
+    else
+      out.push({
+        check: "path-mtu",
+        level: "info",
+        summary: `${who}: path MTU not measured (the endpoint does not answer ICMP echo); egress ${p.egress.dev} MTU ${p.egress.mtu} fits ${need}`,
+      });
   }
   return out;
 }
@@ -51,12 +78,23 @@ export interface GatewayFacts {
 }
 
 export function gatewayFindings(g: GatewayFacts): Finding[] {
-  if (!g.forwarding) return [{ check: "udp-gro-forwarding", level: "info", summary: "IP forwarding is off: not a gateway, rx-udp-gro-forwarding does not matter" }];
+  if (!g.forwarding)
+    return [{ check: "udp-gro-forwarding", level: "info", summary: "IP forwarding is off: not a gateway, rx-udp-gro-forwarding does not matter" }];
   if (g.egress === null) return [{ check: "udp-gro-forwarding", level: "info", summary: "forwarding is on but there is no default route to check" }];
   const { dev, udpGroForwarding } = g.egress;
-  if (udpGroForwarding === null) return [{ check: "udp-gro-forwarding", level: "info", summary: `cannot read ${dev}'s rx-udp-gro-forwarding (needs ethtool)`, fix: "apt-get install ethtool" }];
+  if (udpGroForwarding === null)
+    return [
+      { check: "udp-gro-forwarding", level: "info", summary: `cannot read ${dev}'s rx-udp-gro-forwarding (needs ethtool)`, fix: "apt-get install ethtool" },
+    ];
   if (udpGroForwarding) return [{ check: "udp-gro-forwarding", level: "ok", summary: `gateway: ${dev} has rx-udp-gro-forwarding on` }];
-  return [{ check: "udp-gro-forwarding", level: "warn", summary: `gateway: ${dev} has rx-udp-gro-forwarding off: forwarded UDP is not coalesced, which costs throughput on exit nodes and subnet routers`, fix: `ethtool -K ${dev} rx-udp-gro-forwarding on rx-gro-list off` }];
+  return [
+    {
+      check: "udp-gro-forwarding",
+      level: "warn",
+      summary: `gateway: ${dev} has rx-udp-gro-forwarding off: forwarded UDP is not coalesced, which costs throughput on exit nodes and subnet routers`,
+      fix: `ethtool -K ${dev} rx-udp-gro-forwarding on rx-gro-list off`,
+    },
+  ];
 }
 
 /** parseEthtoolFeature reads "rx-udp-gro-forwarding: on [fixed]" from `ethtool -k` output. */

@@ -51,8 +51,16 @@ export function probeSocket(path: string): Promise<SocketState> {
 export function staleSocketFindings(states: { path: string; state: SocketState }[]): Finding[] {
   const out: Finding[] = [];
   for (const { path, state } of states) {
-    if (state === "stale") out.push({ check: "stale-socket", level: "error", summary: `${path}: a socket file nobody listens on (a daemon died without cleaning up)`, detail: "wg show and tunnel status list an interface that does not answer; wg-quick up refuses to start over it", fix: `rm ${path}` });
-    else if (state === "unknown") out.push({ check: "stale-socket", level: "info", summary: `${path}: no answer within ${CONNECT_TIMEOUT_MS} ms (a busy daemon?)` });
+    if (state === "stale")
+      out.push({
+        check: "stale-socket",
+        level: "error",
+        summary: `${path}: a socket file nobody listens on (a daemon died without cleaning up)`,
+        detail: "wg show and tunnel status list an interface that does not answer; wg-quick up refuses to start over it",
+        fix: `rm ${path}`,
+      });
+    else if (state === "unknown")
+      out.push({ check: "stale-socket", level: "info", summary: `${path}: no answer within ${CONNECT_TIMEOUT_MS} ms (a busy daemon?)` });
   }
   if (out.length === 0) out.push({ check: "stale-socket", level: "ok", summary: `no stale sockets (${states.length} live)` });
   return out;

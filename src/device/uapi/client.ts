@@ -74,7 +74,7 @@ function errnoOf(reply: string): number {
 
 /** uapiSet sends a set=1 body (lines without the trailing blank line) and throws on a non-zero errno. */
 export async function uapiSet(interfaceName: string, lines: string[], runDir = DEFAULT_UAPI_RUN_DIR): Promise<void> {
-  const reply = await uapiRequest(interfaceName, `set=1\n${lines.map((l) => l + "\n").join("")}\n`, runDir);
+  const reply = await uapiRequest(interfaceName, `set=1\n${lines.map((l) => `${l}\n`).join("")}\n`, runDir);
   const errno = errnoOf(reply);
   if (errno !== 0) throw new Error(`UAPI set on ${interfaceName} failed with errno=${errno}`);
 }
@@ -97,7 +97,16 @@ export function parseGetReply(reply: string): LiveWgState {
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
     if (key === "public_key") {
-      peer = { publicKeyHex: value, presharedKeyHex: "0".repeat(64), endpoint: null, lastHandshakeSec: 0, txBytes: 0, rxBytes: 0, persistentKeepalive: 0, allowedIps: [] };
+      peer = {
+        publicKeyHex: value,
+        presharedKeyHex: "0".repeat(64),
+        endpoint: null,
+        lastHandshakeSec: 0,
+        txBytes: 0,
+        rxBytes: 0,
+        persistentKeepalive: 0,
+        allowedIps: [],
+      };
       state.peers.push(peer);
       continue;
     }

@@ -5,16 +5,7 @@
 import { type AllowedIpEntry, formatPrefix } from "../../wireguard/allowed-ips.ts";
 import { UapiErrno, UapiError } from "./errors.ts";
 import type { DeviceSnapshot } from "./model.ts";
-import {
-  type Endpoint,
-  formatEndpoint,
-  formatKeyHex,
-  isZeroKey,
-  parseAllowedIp,
-  parseEndpoint,
-  parseKeyHex,
-  parseUnsigned,
-} from "./values.ts";
+import { type Endpoint, formatEndpoint, formatKeyHex, isZeroKey, parseAllowedIp, parseEndpoint, parseKeyHex, parseUnsigned } from "./values.ts";
 
 /** SetOperation is one line of a set body, in the order it was sent. */
 export type SetOperation =
@@ -60,8 +51,7 @@ export class SetBodyParser {
     }
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
-    const result =
-      key === "public_key" ? parsePublicKey(value) : this.inPeerSection ? parsePeerLine(key, value) : parseDeviceLine(key, value);
+    const result = key === "public_key" ? parsePublicKey(value) : this.inPeerSection ? parsePeerLine(key, value) : parseDeviceLine(key, value);
     if (typeof result === "string") {
       this.error = new UapiError(UapiErrno.invalid, result, this.lineNumber);
       return;
@@ -169,7 +159,6 @@ export function formatDeviceSnapshot(snapshot: DeviceSnapshot): string {
 }
 
 const ZERO_KEY_HEX = "0".repeat(64);
-
 
 /** formatStatus is the line that ends every reply: `errno=N` and a blank line. */
 export function formatStatus(errno: number): string {

@@ -244,9 +244,7 @@ describe("get output", () => {
   });
 
   test("keys are lowercase hex", () => {
-    expect(formatDeviceSnapshot({ privateKey: bytes("AB".repeat(32)), listenPort: 0, fwmark: 0, peers: [] })).toBe(
-      `private_key=${"ab".repeat(32)}\n`,
-    );
+    expect(formatDeviceSnapshot({ privateKey: bytes("AB".repeat(32)), listenPort: 0, fwmark: 0, peers: [] })).toBe(`private_key=${"ab".repeat(32)}\n`);
   });
 });
 
@@ -280,7 +278,14 @@ describe("planChange: wireguard-go's line semantics as one transaction", () => {
   });
 
   test("remove makes the rest of the section a no-op", () => {
-    const [peer] = plan([`public_key=${KEY_B}`, "endpoint=1.2.3.4:5", "allowed_ip=1.0.0.0/8", "remove=true", "allowed_ip=2.0.0.0/8", "persistent_keepalive_interval=5"]).peers;
+    const [peer] = plan([
+      `public_key=${KEY_B}`,
+      "endpoint=1.2.3.4:5",
+      "allowed_ip=1.0.0.0/8",
+      "remove=true",
+      "allowed_ip=2.0.0.0/8",
+      "persistent_keepalive_interval=5",
+    ]).peers;
     expect(peer).toEqual({ publicKey: bytes(KEY_B), remove: true, updateOnly: false, replaceAllowedIps: false, allowedIps: [] });
   });
 

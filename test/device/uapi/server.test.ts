@@ -217,7 +217,11 @@ describe("operations", () => {
   });
 
   test("many pipelined gets are all answered in order", async () => {
-    await exchange(path(), `set=1\nprivate_key=${PRIVATE}\n${Array.from({ length: 50 }, (_, i) => `public_key=${formatKeyHex(new Uint8Array(32).fill(i + 1))}\nallowed_ip=10.${i}.0.0/16`).join("\n")}\n\n`, 1);
+    await exchange(
+      path(),
+      `set=1\nprivate_key=${PRIVATE}\n${Array.from({ length: 50 }, (_, i) => `public_key=${formatKeyHex(new Uint8Array(32).fill(i + 1))}\nallowed_ip=10.${i}.0.0/16`).join("\n")}\n\n`,
+      1,
+    );
     const { text } = await exchange(path(), "get=1\n\n".repeat(300), 300);
     const replies = text.split("errno=0\n\n");
     expect(replies.length).toBe(301);
@@ -228,7 +232,12 @@ describe("operations", () => {
   test("liveness probes (connect and close at once) do not disturb the server", async () => {
     const net = await import("node:net");
     for (let i = 0; i < 20; i++) {
-      await new Promise<void>((resolve) => net.createConnection(path(), function (this: import("node:net").Socket) { this.destroy(); resolve(); }));
+      await new Promise<void>((resolve) =>
+        net.createConnection(path(), function (this: import("node:net").Socket) {
+          this.destroy();
+          resolve();
+        }),
+      );
     }
     expect((await exchange(path(), "get=1\n\n", 1)).text).toBe("errno=0\n\n");
   });
@@ -248,7 +257,7 @@ describe("limits", () => {
   test("an oversized set body is EPROTO, then close", async () => {
     await server!.close();
     server = await startUapiServer({ interfaceName: "utest0", device, runDir, limits: { maxSetBodyBytes: 1000 } });
-    const body = `public_key=${PEER}\n` + "allowed_ip=10.0.0.0/8\n".repeat(100);
+    const body = `public_key=${PEER}\n${"allowed_ip=10.0.0.0/8\n".repeat(100)}`;
     const { text, closed } = await exchange(path(), `set=1\n${body}\n`, 1);
     expect(text).toBe("errno=-71\n\n");
     expect(closed).toBe(true);
@@ -258,7 +267,7 @@ describe("limits", () => {
   test("a set body with more lines than maxSetLines is EPROTO, then close, and nothing is applied", async () => {
     await server!.close();
     server = await startUapiServer({ interfaceName: "utest0", device, runDir, limits: { maxSetLines: 50 } });
-    const body = `public_key=${PEER}\n` + "allowed_ip=198.18.0.1/32\n".repeat(50);
+    const body = `public_key=${PEER}\n${"allowed_ip=198.18.0.1/32\n".repeat(50)}`;
     const { text, closed } = await exchange(path(), `set=1\n${body}\n`, 1);
     expect(text).toBe("errno=-71\n\n");
     expect(closed).toBe(true);

@@ -31,7 +31,9 @@ describe("socketOwner", () => {
 
   test("the file of a listener killed with -9: stale", async () => {
     const path = join(dir, "stale.sock");
-    const child = Bun.spawn([process.execPath, "-e", `require("node:net").createServer().listen(${JSON.stringify(path)}, () => console.log("up"))`], { stdout: "pipe" });
+    const child = Bun.spawn([process.execPath, "-e", `require("node:net").createServer().listen(${JSON.stringify(path)}, () => console.log("up"))`], {
+      stdout: "pipe",
+    });
     const reader = child.stdout.getReader();
     await reader.read();
     expect(socketOwner(path)).toMatchObject({ state: "listening", pid: child.pid });

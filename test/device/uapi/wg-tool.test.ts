@@ -74,15 +74,24 @@ describePrivileged("real wg(8) against the UAPI server", { root: true, commands:
 
   test("wg set: device and peer fields", async () => {
     await wgOk(
-      "set", IFNAME,
-      "private-key", file("self.key", keys.self!.private),
-      "listen-port", "51820",
-      "fwmark", "0x1234",
-      "peer", keys.a!.public,
-      "preshared-key", file("psk", keys.c!.private), // any 32 bytes
-      "endpoint", "192.0.2.1:51820",
-      "persistent-keepalive", "25",
-      "allowed-ips", "10.0.0.0/24,fd00::/64",
+      "set",
+      IFNAME,
+      "private-key",
+      file("self.key", keys.self!.private),
+      "listen-port",
+      "51820",
+      "fwmark",
+      "0x1234",
+      "peer",
+      keys.a!.public,
+      "preshared-key",
+      file("psk", keys.c!.private), // any 32 bytes
+      "endpoint",
+      "192.0.2.1:51820",
+      "persistent-keepalive",
+      "25",
+      "allowed-ips",
+      "10.0.0.0/24,fd00::/64",
     );
     expect(formatKeyHex(device.privateKey!)).toBe(base64ToHex(keys.self!.private));
     expect(device.listenPort).toBe(51820);

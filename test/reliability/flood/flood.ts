@@ -32,7 +32,8 @@ function parseTarget(text: string): SockAddr {
 
 function parsePositive(name: string, text: string, integer: boolean): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} must be a positive ${integer ? "integer" : "number"}, not '${text}'`);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+    throw new UsageError(`--${name} must be a positive ${integer ? "integer" : "number"}, not '${text}'`);
   return n;
 }
 
@@ -44,8 +45,13 @@ function parsePubkey(text: string | undefined): Uint8Array | null {
 }
 
 function line(r: FloodResult): string {
-  const replies = Object.entries(r.received).map(([t, n]) => `type${t}=${n}`).join(" ") || "none";
-  const errors = Object.entries(r.sendErrors).map(([c, n]) => `${c}=${n}`).join(" ");
+  const replies =
+    Object.entries(r.received)
+      .map(([t, n]) => `type${t}=${n}`)
+      .join(" ") || "none";
+  const errors = Object.entries(r.sendErrors)
+    .map(([c, n]) => `${c}=${n}`)
+    .join(" ");
   return `${r.kind}: sent ${r.sent} in ${r.elapsedSeconds.toFixed(2)} s (${Math.round(r.sentPerSecond)} pps), replies ${replies}, cookie replies ${r.cookieReplies}${r.blocked ? `, blocked batches ${r.blocked}` : ""}${errors ? `, send errors ${errors}` : ""}`;
 }
 
@@ -88,9 +94,9 @@ function main(argv: string[]): number {
     seconds: parsePositive("seconds", values.seconds, false),
     sources: parsePositive("sources", values.sources, true),
     sourceAddresses,
-    onSecond: values.quiet ? undefined : (r) => process.stderr.write(line(r) + "\n"),
+    onSecond: values.quiet ? undefined : (r) => process.stderr.write(`${line(r)}\n`),
   });
-  process.stdout.write((values.json ? JSON.stringify(result) : line(result)) + "\n");
+  process.stdout.write(`${values.json ? JSON.stringify(result) : line(result)}\n`);
   return 0;
 }
 
@@ -99,7 +105,7 @@ if (import.meta.main) {
     process.exitCode = main(process.argv.slice(2));
   } catch (e) {
     const usage = e instanceof UsageError || (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"));
-    process.stderr.write(`flood: ${(e as Error).message}\n${usage ? USAGE + "\n" : ""}`);
+    process.stderr.write(`flood: ${(e as Error).message}\n${usage ? `${USAGE}\n` : ""}`);
     process.exitCode = usage ? 64 : 1;
   }
 }
