@@ -20,12 +20,11 @@ import {
   MESSAGE_COOKIE_REPLY_SIZE,
   MESSAGE_COOKIE_REPLY_TYPE,
   MESSAGE_INITIATION_OFFSET_MAC1,
-  MESSAGE_INITIATION_SIZE,
   MESSAGE_INITIATION_TYPE,
   MESSAGE_RESPONSE_OFFSET_MAC1,
-  MESSAGE_RESPONSE_SIZE,
 } from "../wireguard/constants.ts";
 import { isMac2Zero, type SourceAddr } from "../wireguard/cookie.ts";
+import { messageType } from "../wireguard/messages.ts";
 import type { DeviceState } from "../wireguard/device-state.ts";
 import { countError } from "./drop-reasons.ts";
 import { HandshakeQueue, MESSAGE_MAX, type OfferRefusal } from "./handshake-queue.ts";
@@ -75,6 +74,10 @@ export class Handshakes {
   enqueue(now: number, type: number, buf: Uint8Array, off: number, len: number, names: Uint8Array, nameOff: number, local: LocalSource): void {
     const c = this.ctx.c;
     const hq = this.queue;
+    // The whole header first (reserved bytes zero, exact size): junk with a
+    // handshake type byte is malformed, and costs no MAC.
+    const checked = messageType(buf, off, len);
+    if (typeof checked === "string") return countError(c, checked);
     if (len > MESSAGE_MAX) {
       c[C.dropMalformed]!++;
       return;
@@ -83,10 +86,6 @@ export class Handshakes {
     const device = this.ctx.device;
     if (type !== MESSAGE_COOKIE_REPLY_TYPE && device !== null) {
       const initiation = type === MESSAGE_INITIATION_TYPE;
-      if (len !== (initiation ? MESSAGE_INITIATION_SIZE : MESSAGE_RESPONSE_SIZE)) {
-        c[C.dropMalformed]!++;
-        return;
-      }
       const mac1Off = initiation ? MESSAGE_INITIATION_OFFSET_MAC1 : MESSAGE_RESPONSE_OFFSET_MAC1;
       const mac2Off = mac1Off + MAC_LEN;
       const carriesMac2 = !isMac2Zero(buf, off, mac2Off);

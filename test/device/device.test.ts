@@ -96,7 +96,9 @@ describePrivileged("device: our data plane on the real kernel", { root: true, co
     const [readyA, readyB] = await Promise.all([devA.next(), devB.next()]);
     expect(readyA.ready).toBe(true);
     expect(readyB.ready).toBe(true);
-    expect((readyA.report as string[]).length).toBe(3);
+    // Offloads, UDP, crypto backend, threads.
+    expect((readyA.report as string[]).length).toBe(4);
+    expect((readyA.report as string[])[3]).toMatch(/: workers \d+ \((auto for \d+ cores?|set)\): the data plane/);
     run([
       "wg",
       "set",

@@ -245,3 +245,20 @@ describe("in-process: crypto helpers", () => {
     expect(p.b.counter("dropReplay") + p.b.counter("dropBadMac") + p.b.counter("dropOther")).toBe(0);
   });
 });
+
+describe("in-process: arrival checks", () => {
+  test("a datagram with a handshake type and size but junk in the reserved bytes is malformed, not a bad MAC", () => {
+    const p = makePair();
+    p.configure();
+    const junk = new Uint8Array(148);
+    junk[0] = 1; // initiation
+    junk[2] = 0x5a; // a reserved byte that must be zero
+    const memory = p.net.memory;
+    const at = memory.addressOf(junk);
+    const from = p.a.host.socket(4).sockaddr;
+    p.b.host.socket(4).arrive(memory, new Float64Array([at]), new Int32Array([junk.length]), 0, 1, from);
+    p.pump();
+    expect(p.b.counter("dropMalformed")).toBe(1);
+    expect(p.b.counter("dropBadMac")).toBe(0);
+  });
+});
