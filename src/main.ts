@@ -9,6 +9,7 @@ import { isValidInterfaceName } from "./cli/ifname.ts";
 import { didYouMean } from "./config/errors.ts";
 import { foreignBunOptions } from "./cli/bun-environment.ts";
 import { traceStartup } from "./device/startup-trace.ts";
+import { writeData } from "./cli/output.ts";
 
 async function resolveSubCommand(rawArgs: string[]) {
   const subs = rootCommand.subCommands as Record<string, () => Promise<unknown>>;
@@ -54,7 +55,7 @@ async function main(rawArgs: string[]): Promise<number> {
     process.exit(await runForeground(daemon.name));
   }
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
-    process.stdout.write(`${VERSION}\n`);
+    writeData(VERSION);
     return EXIT.OK;
   }
   if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {

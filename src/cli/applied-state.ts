@@ -4,7 +4,7 @@
 // re-run can tell "the user changed the endpoint" from "the peer roamed".
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_STATUS_RUN_DIR } from "../device/status-socket.ts";
+import { DEFAULT_STATUS_RUN_DIR } from "../device/socket-paths.ts";
 
 /** appliedStatePath is /var/run/tunnel/IFNAME.applied.json. */
 export function appliedStatePath(name: string): string {

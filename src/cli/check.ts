@@ -6,7 +6,7 @@
 // are not resolved: that needs the network of the host that runs `up`.
 import { defineCommand } from "citty";
 import { readConfigFile } from "./config-file.ts";
-import { writeData } from "./log.ts";
+import { writeData } from "./output.ts";
 
 export default defineCommand({
   meta: { name: "check", description: "Validate a TOML config without applying it" },

@@ -6,7 +6,8 @@ import { chmodSync, closeSync, existsSync, openSync, readFileSync, renameSync, r
 import { defineCommand } from "citty";
 import { convertWgQuickToToml } from "../config/index.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { log, writeData } from "./log.ts";
+import { log } from "./log.ts";
+import { writeData } from "./output.ts";
 
 export default defineCommand({
   meta: { name: "convert", description: "Convert a wg-quick config (wg0.conf) to tunnel TOML" },

@@ -7,9 +7,8 @@
 // daemon may serve an interface of the same name in another namespace.
 import { existsSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
-import { DEFAULT_STATUS_RUN_DIR, statusSocketPath } from "../device/status-socket.ts";
+import { DEFAULT_STATUS_RUN_DIR, DEFAULT_UAPI_RUN_DIR, statusSocketPath, uapiSocketPath } from "../device/socket-paths.ts";
 import { socketOwner } from "../device/uapi/socket-owner.ts";
-import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../device/uapi/socket-file.ts";
 import { appliedStatePath } from "./applied-state.ts";
 import { CliError, EXIT } from "./errors.ts";
 

@@ -7,8 +7,8 @@
 // (the Nagios plugin convention, so monitoring can run it as a check).
 import { defineCommand } from "citty";
 import type { DeviceStatus } from "../device/device-status.ts";
-import { DEFAULT_STATUS_RUN_DIR, queryStatus } from "../device/status-socket.ts";
-import { DEFAULT_UAPI_RUN_DIR } from "../device/uapi/socket-file.ts";
+import { DEFAULT_STATUS_RUN_DIR, DEFAULT_UAPI_RUN_DIR } from "../device/socket-paths.ts";
+import { queryStatus } from "../device/status-query.ts";
 import { bufferFindings } from "./doctor/buffers.ts";
 import { clockFindings } from "./doctor/clock.ts";
 import { cryptoFindings } from "./doctor/crypto.ts";
@@ -21,7 +21,7 @@ import { tunFindings, udpFindings } from "./doctor/offload.ts";
 import { gatewayFindings, pathFindings } from "./doctor/path.ts";
 import { staleSocketFindings, socketFiles } from "./doctor/stale-sockets.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { writeData } from "./log.ts";
+import { writeData } from "./output.ts";
 
 async function runningStatuses(name: string | undefined): Promise<DeviceStatus[]> {
   const names = name ? [name] : socketFiles(DEFAULT_UAPI_RUN_DIR).map((p) => p.replace(/^.*\//, "").replace(/\.sock$/, ""));

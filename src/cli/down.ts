@@ -23,7 +23,8 @@ import { isValidInterfaceName } from "./ifname.ts";
 import { readLiveNetState, teardownNet } from "./netconfig.ts";
 import { forgetWgQuickState, readWgQuickState } from "./wgquick-state.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { log, writeData } from "./log.ts";
+import { log } from "./log.ts";
+import { writeData } from "./output.ts";
 
 const EXIT_WAIT_MS = 5000;
 

@@ -4,7 +4,7 @@ import { defineCommand } from "citty";
 import { selectBackend } from "../crypto/select.ts";
 import { decodeKey, encodeKey, generatePresharedKey, generatePrivateKey, publicKeyOf } from "../wireguard/keys.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { writeData } from "./log.ts";
+import { writeData } from "./output.ts";
 
 export const genkey = defineCommand({
   meta: { name: "genkey", description: "Print a new private key (base64) on stdout" },

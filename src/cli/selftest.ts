@@ -8,7 +8,8 @@ import { createTypeScriptBackend } from "../crypto/typescript-backend.ts";
 import { runSelftest } from "../crypto/selftest.ts";
 import type { CryptoBackendExt } from "../crypto/types.ts";
 import { CliError } from "./errors.ts";
-import { log, writeData } from "./log.ts";
+import { log } from "./log.ts";
+import { writeData } from "./output.ts";
 
 export default defineCommand({
   meta: { name: "selftest", description: "Run the crypto known-answer tests inside this binary" },

@@ -5,17 +5,21 @@
 // another userspace WireGuard (no status socket), it shows what UAPI knows.
 // Sockets a dead daemon left (kill -9) are listed as stale next to the live
 // interfaces, never in their way.
+//
+// The common case (our daemon answers its status socket) loads as little as
+// possible: the command's latency under load is mostly its own start-up, so
+// the probes for stale sockets and other implementations (libc through FFI,
+// node:net) and the Prometheus exposition are imported only when needed.
 import { readdirSync } from "node:fs";
 import { defineCommand } from "citty";
 import type { DeviceStatus } from "../device/device-status.ts";
-import { DEFAULT_STATUS_RUN_DIR, queryStatus } from "../device/status-socket.ts";
-import { uapiGet, type LiveWgState } from "../device/uapi/client.ts";
-import { DEFAULT_UAPI_RUN_DIR } from "../device/uapi/socket-file.ts";
-import { netnsOf } from "../device/uapi/socket-owner.ts";
-import { daemonState } from "./daemon-state.ts";
+import { DEFAULT_STATUS_RUN_DIR, DEFAULT_UAPI_RUN_DIR } from "../device/socket-paths.ts";
+import { queryStatus } from "../device/status-query.ts";
+import type { LiveWgState } from "../device/uapi/client.ts";
+import { netnsOf } from "../device/netns-of.ts";
+import type { DaemonState } from "./daemon-state.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { writeData } from "./log.ts";
-import { prometheusText, writeTextfile } from "./status-prometheus.ts";
+import { writeData } from "./output.ts";
 
 /** listInterfaces names every interface with a socket in either run directory. */
 function listInterfaces(dirs: string[]): string[] {
@@ -180,7 +184,8 @@ async function show(name: string): Promise<Shown | null> {
   } catch {
     // not ours, or not running: find out below
   }
-  let state: ReturnType<typeof daemonState>;
+  const { daemonState } = await import("./daemon-state.ts");
+  let state: DaemonState;
   try {
     state = daemonState(name, "status");
   } catch (e) {
@@ -191,6 +196,7 @@ async function show(name: string): Promise<Shown | null> {
   if (state.kind === "absent") return null;
   if (state.kind === "stale") return staleEntry(name, state.files);
   try {
+    const { uapiGet } = await import("../device/uapi/client.ts");
     const w = await uapiGet(name);
     const text = renderUapiOnly(name, w);
     return { doc: { interfaceName: name, uapiOnly: true, ...w }, text: state.otherNetns ? inAnotherNetns(text, state.pid) : text, live: true };
@@ -210,9 +216,10 @@ export default defineCommand({
   },
   async run({ args }) {
     const promFile = args["prometheus-file"] ? String(args["prometheus-file"]) : "";
+    const prometheus = promFile !== "" || args.prometheus ? await import("./status-prometheus.ts") : null;
     const output = (docs: unknown[], json: unknown, text: string): void => {
-      if (promFile !== "") return writeTextfile(promFile, prometheusText(docs));
-      if (args.prometheus) return writeData(prometheusText(docs).trimEnd());
+      if (prometheus !== null && promFile !== "") return prometheus.writeTextfile(promFile, prometheus.prometheusText(docs));
+      if (prometheus !== null) return writeData(prometheus.prometheusText(docs).trimEnd());
       writeData(args.json ? JSON.stringify(json, null, 2) : text);
     };
     if (args.name) {
@@ -228,7 +235,7 @@ export default defineCommand({
       if (one !== null) all.push(one);
     }
     // An empty file, not an error: the textfile collector must stop exporting what is gone.
-    if (!all.some((e) => e.live) && promFile !== "") return writeTextfile(promFile, "");
+    if (!all.some((e) => e.live) && prometheus !== null && promFile !== "") return prometheus.writeTextfile(promFile, "");
     const docs = all.map((e) => e.doc);
     if (all.length > 0) output(docs, docs, all.map((e) => e.text).join("\n\n"));
     // Stale entries are a finding, not a failure; only "nothing runs at all" is.

@@ -30,7 +30,8 @@ import { planWg } from "./wg-plan.ts";
 import { desiredDns, desiredHooks, hookChangeList, repairAfterCrash, syncDns } from "./wgquick-features.ts";
 import { forgetWgQuickState, readWgQuickState, writeWgQuickState, type EndpointName } from "./wgquick-state.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { log, writeData } from "./log.ts";
+import { log } from "./log.ts";
+import { writeData } from "./output.ts";
 import { traceStartup } from "../device/startup-trace.ts";
 
 function desiredNetOf(loaded: LoadedConfig): DesiredNetState {

@@ -2,7 +2,7 @@
 // facts a fleet inventory needs to tell binaries apart.
 import { defineCommand } from "citty";
 import { BUILD, VERSION } from "../version.ts";
-import { writeData } from "./log.ts";
+import { writeData } from "./output.ts";
 
 export default defineCommand({
   meta: { name: "version", description: "Print the version (--json: also commit, target and Bun runtime)" },

@@ -5,7 +5,7 @@
 // per interface next to the status socket, mode 0600, written atomically.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_STATUS_RUN_DIR } from "../device/status-socket.ts";
+import { DEFAULT_STATUS_RUN_DIR } from "../device/socket-paths.ts";
 import type { AppliedDns } from "./dns.ts";
 
 export interface AppliedHooks {

@@ -13,7 +13,7 @@ import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DeviceStatus } from "./device-status.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./prometheus.ts";
-import { DEFAULT_STATUS_RUN_DIR } from "./status-socket.ts";
+import { DEFAULT_STATUS_RUN_DIR } from "./socket-paths.ts";
 
 export function metricsSocketPath(interfaceName: string, runDir = DEFAULT_STATUS_RUN_DIR): string {
   return join(runDir, "metrics", `${interfaceName}.sock`);

@@ -5,14 +5,7 @@
 // for an interface. Root-only, like the UAPI socket.
 import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
 import net from "node:net";
-import { join } from "node:path";
-
-export const DEFAULT_STATUS_RUN_DIR = "/var/run/tunnel";
-const QUERY_TIMEOUT_MS = 2000;
-
-export function statusSocketPath(interfaceName: string, runDir = DEFAULT_STATUS_RUN_DIR): string {
-  return join(runDir, `${interfaceName}.sock`);
-}
+import { DEFAULT_STATUS_RUN_DIR, statusSocketPath } from "./socket-paths.ts";
 
 export interface StatusServer {
   readonly path: string;
@@ -55,30 +48,4 @@ export async function startStatusServer(interfaceName: string, snapshot: () => u
         }
       }),
   };
-}
-
-/** queryStatus reads the JSON document of a running daemon. */
-export function queryStatus(interfaceName: string, runDir = DEFAULT_STATUS_RUN_DIR): Promise<unknown> {
-  const path = statusSocketPath(interfaceName, runDir);
-  return new Promise((resolve, reject) => {
-    const socket = net.createConnection(path);
-    let text = "";
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`${path}: no answer within ${QUERY_TIMEOUT_MS} ms`));
-    }, QUERY_TIMEOUT_MS);
-    socket.on("data", (chunk) => (text += chunk.toString("utf8")));
-    socket.on("end", () => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(new Error(`${path}: not a status document`));
-      }
-    });
-    socket.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
 }

@@ -1,6 +1,7 @@
 // `tunnel convert`, run in-process through citty so the test does not depend
-// on the command being registered in src/cli/index.ts. stdout and stderr are
-// captured by spying on the streams' write methods.
+// on the command being registered in src/cli/index.ts. Data on stdout is
+// captured by spying on writeData (it writes fd 1 directly), logs by spying on
+// stderr's write method.
 import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +9,7 @@ import { join } from "node:path";
 import { runCommand } from "citty";
 import convertCommand from "../../src/cli/convert.ts";
 import { CliError, EXIT } from "../../src/cli/errors.ts";
+import * as output from "../../src/cli/output.ts";
 import { parseTunnelConfig } from "../../src/config/index.ts";
 import { PEER_A_KEY, PRIVATE_KEY } from "../config/fixtures.ts";
 
@@ -33,9 +35,8 @@ beforeEach(() => {
   stdout = "";
   stderr = "";
   spies = [
-    spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-      stdout += String(chunk);
-      return true;
+    spyOn(output, "writeData").mockImplementation((text: string) => {
+      stdout += text.endsWith("\n") ? text : `${text}\n`;
     }),
     spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
       stderr += String(chunk);

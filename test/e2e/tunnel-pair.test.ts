@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { tunnelBinary } from "../support/binary.ts";
 import { Netns, removeStale } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
-import { queryStatus } from "../../src/device/status-socket.ts";
+import { queryStatus } from "../../src/device/status-query.ts";
 import { down, iperfTcp, keyPair, ping, pingUntil, status, summary, TAG, timedSpawn, tomlConfig, until, up, wgColumn, writeConfig } from "./harness.ts";
 
 const PREFIX = "te2";

@@ -2,7 +2,7 @@
 // connection, exactly what wg(8) sends, so our CLI works against any
 // userspace WireGuard (ours or wireguard-go).
 import net from "node:net";
-import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "./socket-file.ts";
+import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../socket-paths.ts";
 
 /** LiveWgPeer is one peer as `get=1` reports it (keys as lowercase hex). */
 export interface LiveWgPeer {

@@ -4,7 +4,8 @@
 import type { Socket } from "node:net";
 import { DEFAULT_UAPI_LIMITS, UapiConnection, type UapiLimits } from "./connection.ts";
 import type { UapiDevice } from "./model.ts";
-import { DEFAULT_UAPI_RUN_DIR, bindUapiSocket, uapiSocketPath, watchSocketFile } from "./socket-file.ts";
+import { bindUapiSocket, watchSocketFile } from "./socket-file.ts";
+import { DEFAULT_UAPI_RUN_DIR, uapiSocketPath } from "../socket-paths.ts";
 
 export interface UapiServerOptions {
   interfaceName: string;

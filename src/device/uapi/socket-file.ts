@@ -4,26 +4,7 @@
 // conventional "please exit" signal to a userspace WireGuard daemon.
 import { type FSWatcher, lstatSync, mkdirSync, unlinkSync, watch } from "node:fs";
 import net from "node:net";
-import { basename, dirname, join } from "node:path";
-
-/** The directory wg(8) scans (RUNSTATEDIR "/wireguard/" in wireguard-tools). */
-export const DEFAULT_UAPI_RUN_DIR = "/var/run/wireguard";
-
-/** sun_path holds 108 bytes including the terminating NUL. */
-const MAX_SOCKET_PATH_BYTES = 107;
-/** IFNAMSIZ is 16 including the NUL. */
-const MAX_INTERFACE_NAME_BYTES = 15;
-
-/** uapiSocketPath is runDir/IFNAME.sock; throws on a name wg(8) could not address. */
-export function uapiSocketPath(runDir: string, interfaceName: string): string {
-  const bytes = Buffer.byteLength(interfaceName);
-  if (bytes === 0 || bytes > MAX_INTERFACE_NAME_BYTES || interfaceName.includes("/") || interfaceName === "." || interfaceName === "..") {
-    throw new Error(`invalid interface name ${JSON.stringify(interfaceName)}`);
-  }
-  const path = join(runDir, `${interfaceName}.sock`);
-  if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) throw new Error(`socket path too long for AF_UNIX: ${path}`);
-  return path;
-}
+import { basename, dirname } from "node:path";
 
 /** FileIdentity tells our socket file from one that replaced it at the same path. */
 export interface FileIdentity {

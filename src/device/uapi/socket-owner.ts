@@ -4,7 +4,7 @@
 // and whether it runs in our network namespace. /var/run is shared by every
 // namespace, so a socket may well belong to a daemon whose interface lives
 // elsewhere; comparing /proc/PID/ns/net with our own tells.
-import { readlinkSync } from "node:fs";
+import { netnsOf } from "../netns-of.ts";
 import { EACCES, EAGAIN, ECONNREFUSED, ENOENT, EPERM, errnoName } from "../../sys/errno.ts";
 import { unixPeer } from "../../sys/unix-peer.ts";
 
@@ -15,15 +15,6 @@ export type SocketOwner =
   /** pid null: the listener's backlog is full, so we could not ask. sameNetns null: unknown. */
   | { state: "listening"; pid: number | null; sameNetns: boolean | null }
   | { state: "error"; reason: string };
-
-/** netnsOf reads /proc/PID/ns/net ("net:[inode]"), null when unreadable. */
-export function netnsOf(pid: number | "self"): string | null {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/net`);
-  } catch {
-    return null;
-  }
-}
 
 /** socketOwner probes the socket file at path without sending anything. */
 export function socketOwner(path: string): SocketOwner {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_UAPI_RUN_DIR } from "../../../src/device/uapi/socket-file.ts";
+import { DEFAULT_UAPI_RUN_DIR } from "../../../src/device/socket-paths.ts";
 import { type UapiServer, startUapiServer } from "../../../src/device/uapi/server.ts";
 import { formatKeyHex } from "../../../src/device/uapi/values.ts";
 import { describePrivileged } from "../../support/privileges.ts";
