@@ -25,6 +25,7 @@ export const DEBIAN_TEST_PACKAGES = [
   "e2fsprogs", // mkfs.ext4 -d
   "openssh-client",
   "ansible-core",
+  "ansible-mitogen", // the deployment test's check and changed runs (test/vm/deploy-play.ts)
   "ansible-lint",
   "yamllint",
   // release smoke tests: the arm64 build under user-mode emulation, archives

@@ -28,13 +28,24 @@ export interface PlayResult {
   raw: string;
 }
 
+/**
+ * How ansible-playbook runs the modules: "linear" is Ansible's own default
+ * (a new python3 per module run, over SSH); "mitogen" is Debian's
+ * ansible-mitogen (mitogen_linear: the same tasks in the same order and the
+ * same module code, run by one Python interpreter kept alive on each host).
+ */
+export type Strategy = "linear" | "mitogen";
+
+const MITOGEN_STRATEGIES = "/usr/lib/python3/dist-packages/ansible_mitogen/plugins/strategy";
+
 /** play runs the role on every host of inv (a site.yml with gather_facts off, as the role needs none). */
-export async function play(lab: Lab, inv: string, extra: string[] = []): Promise<PlayResult> {
+export async function play(lab: Lab, inv: string, extra: string[] = [], strategy: Strategy = "linear"): Promise<PlayResult> {
   const playbook = join(lab.dir, "site.yml");
   writeFileSync(playbook, "---\n- name: Deploy tunnel\n  hosts: all\n  gather_facts: false\n  roles:\n    - role: tunnel\n");
+  const mitogen: Record<string, string> = strategy === "mitogen" ? { ANSIBLE_STRATEGY_PLUGINS: MITOGEN_STRATEGIES, ANSIBLE_STRATEGY: "mitogen_linear" } : { ANSIBLE_STRATEGY: "linear" };
   const t0 = performance.now();
   const r = await lab.hostRun(["ansible-playbook", "-i", inv, playbook, ...extra], {
-    env: { ...lab.ansibleEnv(), ANSIBLE_ROLES_PATH: ROLES, ANSIBLE_STDOUT_CALLBACK: "tunnel_json", ANSIBLE_CALLBACK_PLUGINS: CALLBACKS },
+    env: { ...lab.ansibleEnv(), ANSIBLE_ROLES_PATH: ROLES, ANSIBLE_STDOUT_CALLBACK: "tunnel_json", ANSIBLE_CALLBACK_PLUGINS: CALLBACKS, ...mitogen },
     timeoutMs: 1_200_000,
   });
   const seconds = (performance.now() - t0) / 1000;

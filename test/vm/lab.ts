@@ -165,16 +165,21 @@ export class Lab {
     };
     const { snapshot, created } = await ensureSnapshot(spec, this.image, this.accel, async (disk, statePath) => {
       this.log(`${spec.name}: cold boot (once; saved for later runs)`);
+      const tBoot = performance.now();
       const q = startQemu(disk);
       const master = await this.waitForSsh(vm, COLD_BOOT_TIMEOUT_MS);
+      const tUp = performance.now();
       // A settled guest: every unit that boot starts has run, nothing is mid-write.
       const state = await vm.ssh("systemctl is-system-running --wait; sync", { timeoutMs: 120_000 });
       if (!/running|degraded/.test(state.stdout)) throw new Error(`${spec.name}: system state ${state.stdout.trim()} ${state.stderr}`);
+      const tSettled = performance.now();
       master.kill("SIGTERM");
       await master.exited;
       vm.master = null;
       await Bun.sleep(300); // sshd sees the connection close before the guest is frozen
       await q.saveState(statePath);
+      const s = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
+      this.log(`${spec.name}: cold boot: SSH after ${s(tBoot, tUp)} s, settled ${s(tUp, tSettled)} s later, saved in ${s(tSettled, performance.now())} s`);
     });
     if (created) this.timings.coldBooted.push(spec.name);
     const disk = join(this.dir, `${spec.name}.qcow2`);
