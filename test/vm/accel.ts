@@ -25,8 +25,23 @@ export function accelArgs(accel: Accel): string[] {
 async function kvmBootsKernel(image: Image): Promise<boolean> {
   if (!existsSync("/dev/kvm")) return false;
   const p = Bun.spawn(
-    ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-m", "256", ...accelArgs("kvm"),
-      "-kernel", image.vmlinuz, "-append", "console=ttyS0 panic=-1 root=/dev/lab-none", "-serial", "stdio"],
+    [
+      "qemu-system-x86_64",
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      "-no-reboot",
+      "-m",
+      "256",
+      ...accelArgs("kvm"),
+      "-kernel",
+      image.vmlinuz,
+      "-append",
+      "console=ttyS0 panic=-1 root=/dev/lab-none",
+      "-serial",
+      "stdio",
+    ],
     { stdout: "pipe", stderr: "pipe", stdin: "ignore" },
   );
   const timer = setTimeout(() => p.kill("SIGKILL"), 15_000);
@@ -47,6 +62,6 @@ export async function chooseAccel(image: Image): Promise<Accel> {
     if (cached === "kvm" || cached === "tcg") return cached;
   }
   const accel: Accel = (await kvmBootsKernel(image)) ? "kvm" : "tcg";
-  writeFileSync(file, accel + "\n");
+  writeFileSync(file, `${accel}\n`);
   return accel;
 }

@@ -22,7 +22,6 @@ export function cacheDir(kind: string, key: string): string {
   return dir;
 }
 
-
 /**
  * withLock runs fn while holding dir/.lock: a file holding the owner's pid,
  * created exclusively. A lock whose owner died is taken over, so a crashed

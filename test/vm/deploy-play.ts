@@ -42,7 +42,8 @@ const MITOGEN_STRATEGIES = "/usr/lib/python3/dist-packages/ansible_mitogen/plugi
 export async function play(lab: Lab, inv: string, extra: string[] = [], strategy: Strategy = "linear"): Promise<PlayResult> {
   const playbook = join(lab.dir, "site.yml");
   writeFileSync(playbook, "---\n- name: Deploy tunnel\n  hosts: all\n  gather_facts: false\n  roles:\n    - role: tunnel\n");
-  const mitogen: Record<string, string> = strategy === "mitogen" ? { ANSIBLE_STRATEGY_PLUGINS: MITOGEN_STRATEGIES, ANSIBLE_STRATEGY: "mitogen_linear" } : { ANSIBLE_STRATEGY: "linear" };
+  const mitogen: Record<string, string> =
+    strategy === "mitogen" ? { ANSIBLE_STRATEGY_PLUGINS: MITOGEN_STRATEGIES, ANSIBLE_STRATEGY: "mitogen_linear" } : { ANSIBLE_STRATEGY: "linear" };
   const t0 = performance.now();
   const r = await lab.hostRun(["ansible-playbook", "-i", inv, playbook, ...extra], {
     env: { ...lab.ansibleEnv(), ANSIBLE_ROLES_PATH: ROLES, ANSIBLE_STDOUT_CALLBACK: "tunnel_json", ANSIBLE_CALLBACK_PLUGINS: CALLBACKS, ...mitogen },
@@ -102,5 +103,8 @@ export function serveRelease(lab: Lab, port: number): ReturnType<typeof Bun.spaw
   }
   const sums = Bun.spawnSync(["sh", "-c", "sha256sum *.tar.xz > SHA256SUMS"], { cwd: rel, stderr: "pipe" });
   if (sums.exitCode !== 0) throw new Error(`sha256sum: ${sums.stderr.toString()}`);
-  return Bun.spawn(["ip", "netns", "exec", lab.hostNs.name, "python3", "-m", "http.server", "--bind", lab.hostV4, "--directory", rel, String(port)], { stdout: "ignore", stderr: "ignore" });
+  return Bun.spawn(["ip", "netns", "exec", lab.hostNs.name, "python3", "-m", "http.server", "--bind", lab.hostV4, "--directory", rel, String(port)], {
+    stdout: "ignore",
+    stderr: "ignore",
+  });
 }

@@ -51,7 +51,7 @@ export function guestFiles(authorizedKey: string): Record<string, { text: string
     "etc/hostname": f("lab\n"),
     "etc/hosts": f("127.0.0.1 localhost\n::1 localhost\n"),
     "etc/fstab": f("/dev/vda / ext4 rw,relatime 0 1\n"),
-    "root/.ssh/authorized_keys": f(authorizedKey.trim() + "\n", 0o600),
+    "root/.ssh/authorized_keys": f(`${authorizedKey.trim()}\n`, 0o600),
     "etc/ssh/sshd_config.d/lab.conf": f("PasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n"),
     "usr/local/sbin/lab-net": f(LAB_NET, 0o755),
     "etc/systemd/system/lab-net.service": f(LAB_NET_UNIT),

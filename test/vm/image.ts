@@ -19,8 +19,22 @@ const MIRRORS = [
 
 /** GUEST_PACKAGES is what every lab VM has on top of minbase. */
 export const GUEST_PACKAGES = [
-  "systemd", "systemd-sysv", "udev", "dbus", "openssh-server", "python3", "iproute2", "wireguard-tools",
-  "iperf3", "iputils-ping", "kmod", "initramfs-tools", "zstd", "xz-utils", "ca-certificates", "procps",
+  "systemd",
+  "systemd-sysv",
+  "udev",
+  "dbus",
+  "openssh-server",
+  "python3",
+  "iproute2",
+  "wireguard-tools",
+  "iperf3",
+  "iputils-ping",
+  "kmod",
+  "initramfs-tools",
+  "zstd",
+  "xz-utils",
+  "ca-certificates",
+  "procps",
   // For the `dns` tests against the real resolver (test/vm/resolved.test.ts); installed but not started at boot.
   "systemd-resolved",
 ];
@@ -37,11 +51,29 @@ export const GUEST_PACKAGES = [
  * kmod-static-nodes stays: it makes /dev/net/tun before the tun module loads.
  */
 const MASKED_UNITS = [
-  "apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer", "systemd-tmpfiles-clean.timer",
-  "systemd-logind.service", "getty@tty1.service", "serial-getty@ttyS0.service",
-  "modprobe@configfs.service", "modprobe@dm_mod.service", "modprobe@drm.service", "modprobe@efi_pstore.service", "modprobe@fuse.service", "modprobe@loop.service",
-  "systemd-binfmt.service", "proc-sys-fs-binfmt_misc.automount", "sys-kernel-debug.mount", "sys-kernel-tracing.mount", "sys-kernel-config.mount",
-  "sys-fs-fuse-connections.mount", "dev-hugepages.mount", "systemd-network-generator.service",
+  "apt-daily.timer",
+  "apt-daily-upgrade.timer",
+  "e2scrub_all.timer",
+  "e2scrub_reap.service",
+  "fstrim.timer",
+  "systemd-tmpfiles-clean.timer",
+  "systemd-logind.service",
+  "getty@tty1.service",
+  "serial-getty@ttyS0.service",
+  "modprobe@configfs.service",
+  "modprobe@dm_mod.service",
+  "modprobe@drm.service",
+  "modprobe@efi_pstore.service",
+  "modprobe@fuse.service",
+  "modprobe@loop.service",
+  "systemd-binfmt.service",
+  "proc-sys-fs-binfmt_misc.automount",
+  "sys-kernel-debug.mount",
+  "sys-kernel-tracing.mount",
+  "sys-kernel-config.mount",
+  "sys-fs-fuse-connections.mount",
+  "dev-hugepages.mount",
+  "systemd-network-generator.service",
 ];
 
 export interface Image {
@@ -108,7 +140,7 @@ interface HookPaths {
  */
 function customizeHook(p: HookPaths): string {
   const v = p.kernelVersion;
-  return [
+  return `${[
     "set -eu",
     'root="$1"',
     `while [ ! -e ${p.kernelReady} ]; do [ ! -e ${p.kernelReady}.failed ] || exit 1; sleep 0.2; done`,
@@ -130,7 +162,7 @@ function customizeHook(p: HookPaths): string {
     `cp "$root/etc/ssh/ssh_host_ed25519_key.pub" ${p.out}/host_key.pub`,
     // Each boot makes its own machine-id (systemd treats an empty file as "first boot, transient").
     `: > "$root/etc/machine-id"`,
-  ].join("\n") + "\n";
+  ].join("\n")}\n`;
 }
 
 function mmdebstrapArgv(hook: string, root: string): string[] {
@@ -150,7 +182,9 @@ function recipeKey(): string {
 function imageAt(dir: string, key: string, kernelVersion: string): Image {
   markUsed(dir);
   return {
-    dir, key, kernelVersion,
+    dir,
+    key,
+    kernelVersion,
     buildId: inputKey(readFileSync(join(dir, "host_key.pub"), "utf8")),
     vmlinuz: join(dir, "vmlinuz"),
     initrd: join(dir, "initrd.img"),
@@ -185,7 +219,7 @@ async function buildOrReuse(log: (line: string) => void): Promise<Image> {
     const t0 = performance.now();
     log(`vm image ${key}: building (${kernel.name} ${kernel.version}, ${SUITE} minbase)`);
     const kernelVersion = await build(dir, kernel.name, (l) => log(`vm image ${key}: ${l}`));
-    writeFileSync(doneMark, kernelVersion + "\n");
+    writeFileSync(doneMark, `${kernelVersion}\n`);
     log(`vm image ${key}: built in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     return imageAt(dir, key, kernelVersion);
   });
@@ -197,7 +231,10 @@ async function buildOrReuse(log: (line: string) => void): Promise<Image> {
  * a build killed then must not take the host's /dev with it.
  */
 async function removeBuildDir(work: string): Promise<void> {
-  const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) => m.startsWith(work + "/"));
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[4] ?? "")
+    .filter((m) => m.startsWith(`${work}/`));
   if (mounts.length > 0) throw new Error(`not removing ${work}: still mounted inside it: ${mounts.join(", ")}`);
   await sh(["rm", "-rf", "--one-file-system", work]);
 }

@@ -51,17 +51,25 @@ describePrivileged("vm: the kernel's WireGuard module against tunnel", { root: t
   async function pair(opts: { hostKnowsVm?: string; vmKnowsHost?: string; psk?: { host: string; vm: string } }): Promise<{ host: KeyPair; guest: KeyPair }> {
     const host = keyPair();
     const guest = keyPair();
-    const psk = opts.psk ?? (() => {
-      const k = randomBytes(32).toString("base64");
-      return { host: k, vm: k };
-    })();
+    const psk =
+      opts.psk ??
+      (() => {
+        const k = randomBytes(32).toString("base64");
+        return { host: k, vm: k };
+      })();
     down(bin, lab.hostNs, IF);
-    const text = tomlConfig(IF, host.priv, HOST_PORT, [`${INNER.host4}/24`, `${INNER.host6}/64`], [
-      { pub: guest.pub, allowed: [`${INNER.vm4}/32`, `${INNER.vm6}/128`], endpoint: opts.hostKnowsVm, presharedKey: psk.host },
-    ]);
+    const text = tomlConfig(
+      IF,
+      host.priv,
+      HOST_PORT,
+      [`${INNER.host4}/24`, `${INNER.host6}/64`],
+      [{ pub: guest.pub, allowed: [`${INNER.vm4}/32`, `${INNER.vm6}/128`], endpoint: opts.hostKnowsVm, presharedKey: psk.host }],
+    );
     up(bin, lab.hostNs, writeConfig(dir, IF, text));
     await kernelWgUp(vm, {
-      privateKey: guest.priv, listenPort: VM_PORT, addresses: [`${INNER.vm4}/24`, `${INNER.vm6}/64`],
+      privateKey: guest.priv,
+      listenPort: VM_PORT,
+      addresses: [`${INNER.vm4}/24`, `${INNER.vm6}/64`],
       peer: { publicKey: host.pub, presharedKey: psk.vm, allowedIps: [`${INNER.host4}/32`, `${INNER.host6}/128`], endpoint: opts.vmKnowsHost },
     });
     return { host, guest };
@@ -99,7 +107,9 @@ describePrivileged("vm: the kernel's WireGuard module against tunnel", { root: t
     t = performance.now();
     const upstream = await vmToHost(lab, vm, INNER.host4, 5402, 4 * 1024 * 1024);
     const upMs = performance.now() - t;
-    console.log(`kernel interop TCP: host → VM ${down.received} bytes (corrupt ${down.corrupt}) in ${(downMs / 1000).toFixed(1)} s, VM → host ${upstream.received} bytes (corrupt ${upstream.corrupt}) in ${(upMs / 1000).toFixed(1)} s, both including process start-up`);
+    console.log(
+      `kernel interop TCP: host → VM ${down.received} bytes (corrupt ${down.corrupt}) in ${(downMs / 1000).toFixed(1)} s, VM → host ${upstream.received} bytes (corrupt ${upstream.corrupt}) in ${(upMs / 1000).toFixed(1)} s, both including process start-up`,
+    );
     expect(down.sent).toBeGreaterThan(0);
     expect(down.received).toBe(down.sent);
     expect(down.corrupt).toBe(0);

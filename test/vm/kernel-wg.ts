@@ -27,7 +27,9 @@ export async function kernelWgUp(vm: LabVm, cfg: KernelPeer): Promise<void> {
       `allowed-ips ${p.allowedIps.join(",")}`,
       p.endpoint ? `endpoint ${p.endpoint}` : "",
       p.keepalive ? `persistent-keepalive ${p.keepalive}` : "",
-    ].filter(Boolean).join(" "),
+    ]
+      .filter(Boolean)
+      .join(" "),
     ...cfg.addresses.map((a) => `ip addr add ${a} dev wg0${a.includes(":") ? " nodad" : ""}`),
     "ip link set wg0 mtu 1420 up",
     "rm -f /run/wg0.key /run/wg0.psk",
@@ -38,7 +40,12 @@ export async function kernelWgUp(vm: LabVm, cfg: KernelPeer): Promise<void> {
 /** kernelWgShow reads `wg show wg0 FIELD` in the VM as public key → value. */
 export async function kernelWgShow(vm: LabVm, field: string): Promise<Map<string, string>> {
   const out = await vm.sshOk(`wg show wg0 ${field}`);
-  return new Map(out.split("\n").filter(Boolean).map((l) => l.split("\t") as [string, string]));
+  return new Map(
+    out
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split("\t") as [string, string]),
+  );
 }
 
 /** vmPingUntil pings from the VM until one answer (the first waits for a handshake), then requires `count` more. */
@@ -65,19 +72,32 @@ async function waitForGuestListen(vm: LabVm, port: number): Promise<void> {
 }
 
 /** hostToVm pushes `seconds` of pattern from the host namespace to the VM, which checks every byte. */
-export async function hostToVm(lab: Lab, vm: LabVm, address: string, port: number, seconds: number): Promise<{ sent: number; received: number; corrupt: number }> {
+export async function hostToVm(
+  lab: Lab,
+  vm: LabVm,
+  address: string,
+  port: number,
+  seconds: number,
+): Promise<{ sent: number; received: number; corrupt: number }> {
   const receiver = vm.ssh(`timeout 60 python3 ${GUEST_SCRIPT} serve ${address} ${port}`, { timeoutMs: 90_000 });
   await waitForGuestListen(vm, port);
   const sender = await lab.hostRun([process.execPath, TCP_PUSH, "send", address, String(port), String(seconds)], { timeoutMs: 60_000 });
   const got = await receiver;
-  if (sender.code !== 0 || got.code !== 0) throw new Error(`host → ${vm.name} ${address}: sender ${sender.code} ${sender.stderr}; receiver ${got.code} ${got.stderr}`);
+  if (sender.code !== 0 || got.code !== 0)
+    throw new Error(`host → ${vm.name} ${address}: sender ${sender.code} ${sender.stderr}; receiver ${got.code} ${got.stderr}`);
   const { sent } = JSON.parse(sender.stdout) as { sent: number };
   const { received, corrupt } = JSON.parse(got.stdout) as { received: number; corrupt: number };
   return { sent, received, corrupt };
 }
 
 /** vmToHost sends `bytes` of pattern from the VM to a tcp-push receiver in the host namespace. */
-export async function vmToHost(lab: Lab, vm: LabVm, address: string, port: number, bytes: number): Promise<{ sent: number; received: number; corrupt: number }> {
+export async function vmToHost(
+  lab: Lab,
+  vm: LabVm,
+  address: string,
+  port: number,
+  bytes: number,
+): Promise<{ sent: number; received: number; corrupt: number }> {
   const receiver = lab.hostNs.spawn([process.execPath, TCP_PUSH, "serve", address, String(port)]);
   const killer = setTimeout(() => receiver.kill("SIGKILL"), 90_000);
   try {

@@ -14,7 +14,6 @@ import { describePrivileged } from "../support/privileges.ts";
 import { Lab } from "./lab.ts";
 import { VM_COMMANDS } from "./requirements.ts";
 
-
 describePrivileged("vm lab: Debian VMs for the VM tier", { root: true, commands: [...VM_COMMANDS, "ansible"] }, () => {
   let lab: Lab;
   let dir = "";
@@ -32,7 +31,9 @@ describePrivileged("vm lab: Debian VMs for the VM tier", { root: true, commands:
   test("the VMs run Debian's kernel with its WireGuard module, systemd as PID 1, on the documented addresses", async () => {
     const a = lab.vm("a");
     expect([a.v4, a.v6, lab.vm("b").v4, lab.hostV4, lab.hostV6]).toEqual(["198.19.77.11", "fd00:77::11", "198.19.77.12", "198.19.77.1", "fd00:77::1"]);
-    const out = await a.sshOk("uname -r; cat /proc/1/comm; hostname; modprobe wireguard && ip link add wgprobe type wireguard && ip link del wgprobe && echo wireguard-ok; ip -br addr show eth0");
+    const out = await a.sshOk(
+      "uname -r; cat /proc/1/comm; hostname; modprobe wireguard && ip link add wgprobe type wireguard && ip link del wgprobe && echo wireguard-ok; ip -br addr show eth0",
+    );
     const [kernel, init, hostname, wgOk, eth0] = out.trim().split("\n");
     expect(kernel).toBe(lab.image.kernelVersion);
     expect(init).toBe("systemd");
@@ -43,7 +44,8 @@ describePrivileged("vm lab: Debian VMs for the VM tier", { root: true, commands:
   }, 60_000);
 
   test("host ↔ VM and VM ↔ VM over IPv4 and IPv6 on the bridge", async () => {
-    for (const addr of [lab.vm("a").v4, lab.vm("b").v6]) expect(lab.hostNs.exec(["ping", "-c1", "-W3", addr], { allowFail: true })).toContain(" 0% packet loss");
+    for (const addr of [lab.vm("a").v4, lab.vm("b").v6])
+      expect(lab.hostNs.exec(["ping", "-c1", "-W3", addr], { allowFail: true })).toContain(" 0% packet loss");
     await lab.vm("a").sshOk(`ping -c1 -W3 ${lab.vm("b").v4} && ping -c1 -W3 ${lab.vm("b").v6} && ping -c1 -W3 ${lab.hostV6}`);
   }, 60_000);
 
@@ -73,12 +75,28 @@ describePrivileged("vm lab: Debian VMs for the VM tier", { root: true, commands:
     const out = await b.sshOk("sha256sum /usr/local/bin/payload /root/payload.bin | cut -d' ' -f1; stat -c %a /usr/local/bin/payload");
     expect(out.trim().split("\n")).toEqual([sha, sha, "750"]);
     await b.copyFrom("/root/payload.bin", join(dir, "back.bin"));
-    expect(createHash("sha256").update(await Bun.file(join(dir, "back.bin")).bytes()).digest("hex")).toBe(sha);
+    expect(
+      createHash("sha256")
+        .update(await Bun.file(join(dir, "back.bin")).bytes())
+        .digest("hex"),
+    ).toBe(sha);
   }, 120_000);
 
   test("ansible reaches every VM through ansibleInventory and ansibleEnv", async () => {
     const inventory = lab.ansibleInventory({ lab_greeting: "hello" }, { b: { lab_role: "second" } });
-    const r = await lab.hostRun(["ansible", "all", "-i", inventory, "-m", "ansible.builtin.command", "-a", "echo {{ lab_greeting }} {{ lab_role | default('first') }} {{ inventory_hostname }}"], { env: lab.ansibleEnv(), timeoutMs: 180_000 });
+    const r = await lab.hostRun(
+      [
+        "ansible",
+        "all",
+        "-i",
+        inventory,
+        "-m",
+        "ansible.builtin.command",
+        "-a",
+        "echo {{ lab_greeting }} {{ lab_role | default('first') }} {{ inventory_hostname }}",
+      ],
+      { env: lab.ansibleEnv(), timeoutMs: 180_000 },
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/a \| CHANGED \| rc=0 >>\s+hello first a/);
     expect(r.stdout).toMatch(/b \| CHANGED \| rc=0 >>\s+hello second b/);

@@ -99,7 +99,6 @@ export class Lab {
     readonly accel: Accel,
     readonly image: Image,
     private readonly ssh: Ssh,
-    private readonly specs: VmSpec[],
     private readonly log: (line: string) => void,
   ) {
     this.shareDir = join(dir, "share");
@@ -119,13 +118,18 @@ export class Lab {
     const accel = await chooseAccel(image);
     const addrs = opts.vms.map((name, i) => ({ name, ...vmAddresses(i, name) }));
     const specs: VmSpec[] = addrs.map((a) => ({
-      name: a.name, mac: a.mac, v4Cidr: `${a.v4}/24`, v6Cidr: `${a.v6}/64`, memoryMiB: opts.memoryMiB ?? 768, smp: opts.smp ?? 1,
+      name: a.name,
+      mac: a.mac,
+      v4Cidr: `${a.v4}/24`,
+      v6Cidr: `${a.v6}/64`,
+      memoryMiB: opts.memoryMiB ?? 768,
+      smp: opts.smp ?? 1,
     }));
     const dir = mkdtempSync(join(tmpdir(), `tvm-${process.pid}-`));
     const ns = createLabNetwork(addrs);
     const sshConfigPath = writeSshConfig(dir, image.sshKey, await Bun.file(image.hostKeyPub).text(), addrs);
     const ssh = new Ssh(ns.name, sshConfigPath);
-    const lab = new Lab(ns, dir, sshConfigPath, accel, image, ssh, specs, log);
+    const lab = new Lab(ns, dir, sshConfigPath, accel, image, ssh, log);
     for (const a of addrs) lab.vmsByName.set(a.name, new LabVm(a.name, a.v4, a.v6, a.mac, ssh, lab.shareDir));
     installExitHook();
     running.add(lab);
@@ -137,7 +141,11 @@ export class Lab {
       throw e;
     }
     lab.timings.total = performance.now() - t0;
-    log(`lab up in ${(lab.timings.total / 1000).toFixed(1)} s (${accel}; image ${(tImage / 1000).toFixed(1)} s; ${Object.entries(lab.timings.boot).map(([n, ms]) => `${n} ${(ms / 1000).toFixed(1)} s`).join(", ")}${lab.timings.coldBooted.length ? `; cold-booted ${lab.timings.coldBooted.join(",")}` : ""})`);
+    log(
+      `lab up in ${(lab.timings.total / 1000).toFixed(1)} s (${accel}; image ${(tImage / 1000).toFixed(1)} s; ${Object.entries(lab.timings.boot)
+        .map(([n, ms]) => `${n} ${(ms / 1000).toFixed(1)} s`)
+        .join(", ")}${lab.timings.coldBooted.length ? `; cold-booted ${lab.timings.coldBooted.join(",")}` : ""})`,
+    );
     return lab;
   }
 
@@ -157,8 +165,16 @@ export class Lab {
     const vm = this.vm(spec.name);
     const startQemu = (disk: string, incoming?: string) => {
       const q = QemuProcess.start({
-        spec, image: this.image, accel: this.accel, netns: this.hostNs.name, tap, disk, incoming,
-        shareDir: this.shareDir, qmpSocket: join(this.dir, `${spec.name}.qmp`), serialLog: join(this.dir, `${spec.name}.console.log`),
+        spec,
+        image: this.image,
+        accel: this.accel,
+        netns: this.hostNs.name,
+        tap,
+        disk,
+        incoming,
+        shareDir: this.shareDir,
+        qmpSocket: join(this.dir, `${spec.name}.qmp`),
+        serialLog: join(this.dir, `${spec.name}.console.log`),
       });
       vm.qemu = q;
       return q;
@@ -193,9 +209,13 @@ export class Lab {
     await this.waitForSsh(vm, RESUME_TIMEOUT_MS);
     const tSsh = performance.now();
     // One round trip for both: each SSH command costs about a second of emulated CPU.
-    await vm.sshOk(`${vm.setClockCommand()} && mkdir -p ${GUEST_SHARE} && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 ${SHARE_TAG} ${GUEST_SHARE}`);
+    await vm.sshOk(
+      `${vm.setClockCommand()} && mkdir -p ${GUEST_SHARE} && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 ${SHARE_TAG} ${GUEST_SHARE}`,
+    );
     const s = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
-    this.log(`${spec.name}: resumed (state loaded ${s(tResume, tLoaded)} s, SSH master ${s(tLoaded, tSsh)} s, clock and share ${s(tSsh, performance.now())} s)`);
+    this.log(
+      `${spec.name}: resumed (state loaded ${s(tResume, tLoaded)} s, SSH master ${s(tLoaded, tSsh)} s, clock and share ${s(tSsh, performance.now())} s)`,
+    );
     this.timings.boot[spec.name] = performance.now() - t0;
   }
 
@@ -225,7 +245,7 @@ export class Lab {
     const hosts = Object.fromEntries(this.vms.map((v) => [v.name, { ansible_host: v.v4, ...hostVars[v.name] }]));
     const inventory = { all: { hosts, vars: { ansible_user: "root", ansible_python_interpreter: "/usr/bin/python3", ...vars } } };
     const path = join(this.dir, `inventory-${Bun.hash(JSON.stringify(inventory)).toString(16)}.yml`);
-    writeFileSync(path, JSON.stringify(inventory, null, 2) + "\n"); // JSON is YAML
+    writeFileSync(path, `${JSON.stringify(inventory, null, 2)}\n`); // JSON is YAML
     return path;
   }
 
@@ -238,23 +258,39 @@ export class Lab {
     const home = join(this.dir, "ansible");
     mkdirSync(join(home, "tmp"), { recursive: true });
     const cfg = join(home, "ansible.cfg");
-    writeFileSync(cfg, [
-      "[defaults]", "host_key_checking = True", "nocolor = True", "interpreter_python = /usr/bin/python3", "forks = 10",
-      `local_tmp = ${join(home, "tmp")}`, "retry_files_enabled = False", "",
-      "[ssh_connection]", `ssh_args = -F ${this.sshConfigPath}`, "pipelining = True", "",
-    ].join("\n"));
+    writeFileSync(
+      cfg,
+      [
+        "[defaults]",
+        "host_key_checking = True",
+        "nocolor = True",
+        "interpreter_python = /usr/bin/python3",
+        "forks = 10",
+        `local_tmp = ${join(home, "tmp")}`,
+        "retry_files_enabled = False",
+        "",
+        "[ssh_connection]",
+        `ssh_args = -F ${this.sshConfigPath}`,
+        "pipelining = True",
+        "",
+      ].join("\n"),
+    );
     return { ANSIBLE_CONFIG: cfg, ANSIBLE_HOME: home, ANSIBLE_NOCOLOR: "1", ANSIBLE_FORCE_COLOR: "0", ANSIBLE_STDOUT_CALLBACK: "default" };
   }
 
   /** hostRun runs argv inside lab.hostNs and returns its output; never throws for a non-zero exit (124 when killed at timeoutMs). */
   async hostRun(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<SshResult> {
     const p = Bun.spawn(["ip", "netns", "exec", this.hostNs.name, ...argv], {
-      cwd: opts.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, ...opts.env },
     });
     const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 300_000);
     const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     clearTimeout(timer);
-    if (p.signalCode === "SIGKILL") return { stdout, stderr: stderr + `\n(killed after ${opts.timeoutMs ?? 300_000} ms)`, code: 124 };
+    if (p.signalCode === "SIGKILL") return { stdout, stderr: `${stderr}\n(killed after ${opts.timeoutMs ?? 300_000} ms)`, code: 124 };
     return { stdout, stderr, code };
   }
 
@@ -276,14 +312,16 @@ export class Lab {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all(this.vms.map(async (vm) => {
-      if (vm.master) {
-        vm.master.kill("SIGTERM");
-        await vm.master.exited;
-        vm.master = null;
-      }
-      await vm.qemu?.kill();
-    }));
+    await Promise.all(
+      this.vms.map(async (vm) => {
+        if (vm.master) {
+          vm.master.kill("SIGTERM");
+          await vm.master.exited;
+          vm.master = null;
+        }
+        await vm.qemu?.kill();
+      }),
+    );
     this.hostNs.delete();
     // TUNNEL_VMLAB_KEEP=1 keeps the consoles, configs and inventories for a post-mortem.
     if (process.env.TUNNEL_VMLAB_KEEP === "1") this.log(`kept ${this.dir}`);

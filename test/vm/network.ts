@@ -52,14 +52,15 @@ export function createLabNetwork(vms: { tap: string }[]): Netns {
   return ns;
 }
 
-
 /**
  * removeStaleLabs cleans up after lab processes that died without stopping:
  * their namespaces (and the qemu and ssh they left inside, which only a lab
  * starts there) and their run directories.
  */
 export function removeStaleLabs(): void {
-  const names = run(["ip", "netns", "list"], { allowFail: true }).split("\n").map((l) => l.split(" ")[0] ?? "");
+  const names = run(["ip", "netns", "list"], { allowFail: true })
+    .split("\n")
+    .map((l) => l.split(" ")[0] ?? "");
   for (const name of names) {
     const m = new RegExp(`^${NETNS_PREFIX}-(\\d+)-lab\\d+$`).exec(name);
     if (!m || pidAlive(Number(m[1]))) continue;

@@ -29,19 +29,45 @@ export function hardwareArgs(spec: VmSpec, image: Image, accel: Accel): string[]
   // process (each Ansible module's python3, each tunnel start) translated its code anew;
   // with fixed mappings a module run went from about 2.3 s to 1.5 s in an idle VM.
   const append = [
-    "console=ttyS0", "root=/dev/vda", "rw", "net.ifnames=0", "quiet", "mitigations=off", "panic=-1", "norandmaps",
-    `systemd.hostname=${spec.name}`, `lab.v4=${spec.v4Cidr}`, `lab.v6=${spec.v6Cidr}`,
+    "console=ttyS0",
+    "root=/dev/vda",
+    "rw",
+    "net.ifnames=0",
+    "quiet",
+    "mitigations=off",
+    "panic=-1",
+    "norandmaps",
+    `systemd.hostname=${spec.name}`,
+    `lab.v4=${spec.v4Cidr}`,
+    `lab.v6=${spec.v6Cidr}`,
   ].join(" ");
   return [
-    "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-no-reboot",
     ...accelArgs(accel),
-    "-m", String(spec.memoryMiB), "-smp", String(spec.smp),
-    "-kernel", image.vmlinuz, "-initrd", image.initrd, "-append", append,
-    "-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=rng0",
-    "-device", `virtio-net-pci,netdev=n0,mac=${spec.mac}`,
+    "-m",
+    String(spec.memoryMiB),
+    "-smp",
+    String(spec.smp),
+    "-kernel",
+    image.vmlinuz,
+    "-initrd",
+    image.initrd,
+    "-append",
+    append,
+    "-object",
+    "rng-random,id=rng0,filename=/dev/urandom",
+    "-device",
+    "virtio-rng-pci,rng=rng0",
+    "-device",
+    `virtio-net-pci,netdev=n0,mac=${spec.mac}`,
     // The host share (a read-only 9p export of Lab.shareDir): files reach the guest at disk speed, not at the
     // few MB/s that SSH's ciphers manage on an emulated CPU. Its host path is a start option, not hardware.
-    "-device", `virtio-9p-pci,fsdev=share,mount_tag=${SHARE_TAG}`,
+    "-device",
+    `virtio-9p-pci,fsdev=share,mount_tag=${SHARE_TAG}`,
   ];
 }
 
@@ -75,13 +101,24 @@ export class QemuProcess {
 
   static start(opts: StartOptions): QemuProcess {
     const argv = [
-      "ip", "netns", "exec", opts.netns, "qemu-system-x86_64", "-name", opts.spec.name,
+      "ip",
+      "netns",
+      "exec",
+      opts.netns,
+      "qemu-system-x86_64",
+      "-name",
+      opts.spec.name,
       ...hardwareArgs(opts.spec, opts.image, opts.accel),
-      "-drive", `file=${opts.disk},if=virtio,format=qcow2,discard=unmap`,
-      "-netdev", `tap,id=n0,ifname=${opts.tap},script=no,downscript=no`,
-      "-fsdev", `local,id=share,path=${opts.shareDir},security_model=none,readonly=on`,
-      "-qmp", `unix:${opts.qmpSocket},server=on,wait=off`,
-      "-serial", `file:${opts.serialLog}`,
+      "-drive",
+      `file=${opts.disk},if=virtio,format=qcow2,discard=unmap`,
+      "-netdev",
+      `tap,id=n0,ifname=${opts.tap},script=no,downscript=no`,
+      "-fsdev",
+      `local,id=share,path=${opts.shareDir},security_model=none,readonly=on`,
+      "-qmp",
+      `unix:${opts.qmpSocket},server=on,wait=off`,
+      "-serial",
+      `file:${opts.serialLog}`,
       ...(opts.incoming ? ["-incoming", `exec:cat ${opts.incoming}`] : []),
     ];
     // `ip netns exec` execs qemu, so the PID is qemu's own.

@@ -38,8 +38,7 @@ export class Qmp {
 
   private onData(text: string): void {
     this.buffer += text;
-    let nl: number;
-    while ((nl = this.buffer.indexOf("\n")) >= 0) {
+    for (let nl = this.buffer.indexOf("\n"); nl >= 0; nl = this.buffer.indexOf("\n")) {
       const line = this.buffer.slice(0, nl).trim();
       this.buffer = this.buffer.slice(nl + 1);
       if (!line) continue;
@@ -61,7 +60,7 @@ export class Qmp {
 
   /** execute runs one command and returns its "return" value, throwing on a QMP error. */
   async execute(command: string, args?: Record<string, unknown>): Promise<unknown> {
-    this.socket.write(JSON.stringify(args ? { execute: command, arguments: args } : { execute: command }) + "\n");
+    this.socket.write(`${JSON.stringify(args ? { execute: command, arguments: args } : { execute: command })}\n`);
     const reply = await this.next();
     if ("error" in reply) throw new Error(`QMP ${command}: ${JSON.stringify(reply.error)}`);
     return reply.return;

@@ -37,14 +37,18 @@ describePrivileged("vm: dns through the real systemd-resolved", { root: true, co
   async function linkDns(): Promise<{ servers: string; domains: string; defaultRoute: string } | null> {
     const r = await vm.ssh(`resolvectl dns ${IF} && resolvectl domain ${IF} && resolvectl default-route ${IF}`);
     if (r.code !== 0) return null;
-    const [servers, domains, defaultRoute] = r.stdout.trim().split("\n").map((l) => l.replace(/^Link \d+ \([^)]*\):\s*/, ""));
+    const [servers, domains, defaultRoute] = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.replace(/^Link \d+ \([^)]*\):\s*/, ""));
     return { servers: servers ?? "", domains: domains ?? "", defaultRoute: defaultRoute ?? "" };
   }
 
   /** everyServer is every DNS server resolved knows, on any link. */
   const everyServer = async () => await vm.sshOk("resolvectl dns");
 
-  const killDaemon = () => vm.sshOk(`pid=$(pgrep -x -f '/usr/local/bin/tunnel -f ${IF}') && kill -9 $pid && while [ -e /sys/class/net/${IF} ]; do sleep 0.1; done`);
+  const killDaemon = () =>
+    vm.sshOk(`pid=$(pgrep -x -f '/usr/local/bin/tunnel -f ${IF}') && kill -9 $pid && while [ -e /sys/class/net/${IF} ]; do sleep 0.1; done`);
 
   test("up registers the servers and search domain for the link (every query routed there); down removes them", async () => {
     const up = await vm.sshOk(`tunnel up ${CONFIG} 2>&1`);

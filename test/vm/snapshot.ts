@@ -39,7 +39,7 @@ export async function ensureSnapshot(
     }
     rmSync(snapshot.disk, { force: true });
     await sh(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", image.rootImg, snapshot.disk]);
-    const partial = snapshot.state + ".tmp";
+    const partial = `${snapshot.state}.tmp`;
     await coldBoot(snapshot.disk, partial);
     renameSync(partial, snapshot.state);
     writeFileSync(join(dir, "done"), `${spec.name}\n`);

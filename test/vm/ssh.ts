@@ -65,7 +65,7 @@ export class Ssh {
     const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
     const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     clearTimeout(timer);
-    if (p.signalCode === "SIGKILL") return { stdout, stderr: stderr + `\n(killed after ${timeoutMs} ms)`, code: 124 };
+    if (p.signalCode === "SIGKILL") return { stdout, stderr: `${stderr}\n(killed after ${timeoutMs} ms)`, code: 124 };
     return { stdout, stderr, code };
   }
 
@@ -98,7 +98,23 @@ export class Ssh {
     if (controlPath) rmSync(controlPath, { force: true });
     for (;;) {
       const master = Bun.spawn(
-        ["ip", "netns", "exec", this.netns, "ssh", "-F", this.configPath, "-N", "-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-o", "ConnectTimeout=3", host],
+        [
+          "ip",
+          "netns",
+          "exec",
+          this.netns,
+          "ssh",
+          "-F",
+          this.configPath,
+          "-N",
+          "-o",
+          "ControlMaster=yes",
+          "-o",
+          "ControlPersist=no",
+          "-o",
+          "ConnectTimeout=3",
+          host,
+        ],
         { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
       );
       for (let i = 0; i < 100 && master.exitCode === null; i++) {
