@@ -22,12 +22,10 @@ import {
   MESSAGE_RESPONSE_SIZE,
   MESSAGE_TRANSPORT_HEADER_SIZE,
   MESSAGE_TRANSPORT_OVERHEAD,
-  REJECT_AFTER_TIME_MS,
-  REKEY_AFTER_MESSAGES,
-  REKEY_AFTER_TIME_MS,
   REKEY_TIMEOUT_MS,
 } from "./constants.ts";
 import { CookieGenerator } from "./cookie.ts";
+import { staleForReceiving, staleForSending } from "./key-freshness.ts";
 import type { DeviceState } from "./device-state.ts";
 import type { WireGuardErrorCode } from "./errors.ts";
 import { type Keypair, Keypairs } from "./keypair.ts";
@@ -450,30 +448,16 @@ export class Tunn {
     this.keepKeyFreshSending(now, kp);
   }
 
-  /**
-   * keepKeyFreshSending asks for a new handshake when the session is old
-   * (initiator only, so both sides do not rekey at once) or has sent many
-   * messages. REKEY_AFTER_MESSAGES (2^60) exceeds the 2^53 Number cap, so in
-   * practice only the time rule fires; REJECT_AFTER_MESSAGES still guards sending.
-   */
+  /** keepKeyFreshSending asks for a new handshake once the session is stale for sending. */
   private keepKeyFreshSending(now: number, kp: Keypair): void {
-    if (kp.sendCounter > REKEY_AFTER_MESSAGES || (kp.isInitiator && now - kp.created >= REKEY_AFTER_TIME_MS)) {
-      this.handshakeWanted = true;
-    }
+    if (staleForSending(kp, now)) this.handshakeWanted = true;
   }
 
-  /**
-   * keepKeyFreshReceiving: an initiator whose session nears REJECT_AFTER_TIME
-   * and who only receives must rekey once before it can no longer send
-   * ("last-minute handshake", 165 s).
-   */
+  /** keepKeyFreshReceiving asks for the one last-minute handshake a receive-only initiator needs. */
   private keepKeyFreshReceiving(now: number): void {
-    const kp = this.keypairs.current;
-    if (kp === null || !kp.isValid || !kp.isInitiator || this.timers.sentLastMinuteHandshake) return;
-    if (now - kp.created >= REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS) {
-      this.timers.sentLastMinuteHandshake = true;
-      this.handshakeWanted = true;
-    }
+    if (this.timers.sentLastMinuteHandshake || !staleForReceiving(this.keypairs.current, now)) return;
+    this.timers.sentLastMinuteHandshake = true;
+    this.handshakeWanted = true;
   }
 
   private stage(buf: Uint8Array, off: number, len: number): void {
