@@ -55,8 +55,8 @@ export interface RunningDaemon {
   /** exited resolves with the exit code once the daemon has shut down. */
   exited: Promise<number>;
   shutdown(reason: string): Promise<void>;
-  /** ready tells a service manager (if any) that the interface is configured and serving. */
-  ready(): void;
+  /** ready waits for the data plane to run, then tells a service manager (if any) that the interface is configured and serving. */
+  ready(): Promise<void>;
   /** metricsListen is the TCP address metrics are served on ("" = none), or null without a metrics server. */
   metricsListen(): string | null;
 }
@@ -72,6 +72,8 @@ export async function serveInterface(interfaceName: string, opts: { workers?: Wo
   traceStartup("daemon: name checked");
   const device = await Device.create({
     interfaceName,
+    // The worker starts while the sockets open and `up` applies the file; ready() waits for it.
+    deferDataPlaneReady: true,
     env: process.env,
     workers: opts.workers ?? workersFromEnv(process.env, (m) => log.warn(`${interfaceName}: ${m}`)),
     log: {
@@ -133,7 +135,17 @@ export async function serveInterface(interfaceName: string, opts: { workers?: Wo
     });
   }
   const metricsListen = () => (metrics ? (metrics.tcp === null ? "" : formatMetricsListen(metrics.tcp)) : null);
-  return { device, exited, shutdown, ready: () => notifier?.ready(), metricsListen };
+  const ready = async () => {
+    try {
+      await device.dataPlaneReady;
+    } catch (e) {
+      // onClosed has begun the shutdown; let it remove the sockets before the error exits.
+      await shutdown("the data plane did not start");
+      throw new CliError(`${interfaceName}: the data plane did not start: ${(e as Error).message}`, EXIT.UNAVAILABLE);
+    }
+    notifier?.ready();
+  };
+  return { device, exited, shutdown, ready, metricsListen };
 }
 
 /** withEndpointNames adds the configured host name to each peer whose endpoint was given as one. */
@@ -149,7 +161,7 @@ function withEndpointNames(status: DeviceStatus, names: Map<string, string>): De
 /** runForeground serves the interface until it shuts down; the promise is the exit code. */
 export async function runForeground(interfaceName: string): Promise<number> {
   const daemon = await serveInterface(interfaceName);
-  daemon.ready();
+  await daemon.ready();
   if (process.env[NOTIFY_ENV] === "1") process.stdout.write(`${READY_LINE}\n`);
   return daemon.exited;
 }

@@ -153,7 +153,7 @@ export default defineCommand({
     report(name, changes, Boolean(args.json), false);
 
     if (foregroundDaemon) {
-      foregroundDaemon.ready();
+      await foregroundDaemon.ready();
       traceStartup("up: ready");
       const code = await foregroundDaemon.exited;
       if (code !== EXIT.OK) throw new CliError(`${name}: daemon exited with ${code}`, code);

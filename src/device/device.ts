@@ -59,6 +59,14 @@ export interface DeviceOptions {
   linkPollMs?: number;
   /** Data-plane threads at start ("auto" for the machine's cores; setWorkers changes it later). Default "auto". */
   workers?: WorkersSetting;
+  /**
+   * Return as soon as the TUN and sockets are open, while the data-plane
+   * worker is still starting (~0.8 s in an emulated guest): the daemon sets up
+   * its sockets and applies the config meanwhile, and awaits dataPlaneReady
+   * before it declares itself ready. Control messages queue until the worker
+   * reads them; a worker that fails to start closes the device (onClosed).
+   */
+  deferDataPlaneReady?: boolean;
 }
 
 /** DeviceWorkers is the thread setting and what it resolved to on this machine. */
@@ -78,6 +86,8 @@ export class Device implements UapiDevice {
   private linkTimer: ReturnType<typeof setInterval> | null = null;
   private heapDebug: HeapDebug | null = null;
   private linkIsUp = false;
+  /** dataPlaneReady settles when the data-plane worker runs (at once unless deferDataPlaneReady). */
+  dataPlaneReady: Promise<void> = Promise.resolve();
   private lastMtu = 0;
   private workerSetting: DeviceWorkers;
 
@@ -139,8 +149,10 @@ export class Device implements UapiDevice {
       const dev = new Device(opts, tun, sockets, backend.name, warning, stats, wakeFd, plane);
       dev.lastMtu = mtu;
       init.workers = dev.workerSetting.count;
-      await dev.start(init);
-      traceStartup("device: data-plane worker ready");
+      dev.dataPlaneReady = dev.start(init).then(() => traceStartup("device: data-plane worker ready"));
+      if (opts.deferDataPlaneReady)
+        dev.dataPlaneReady.catch(() => {}); // reported through onClosed as well
+      else await dev.dataPlaneReady;
       return dev;
     } catch (e) {
       if (sockets !== null) closeSocketPair(sockets);
