@@ -4,7 +4,7 @@
 // TOML configs, iperf3 with per-interval results (stall detection), and
 // timing of spawned CLI processes.
 import { generateKeyPairSync } from "node:crypto";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DeviceStatus } from "../../src/device/device-status.ts";
 import { run, type Netns } from "../support/netns.ts";
@@ -83,6 +83,13 @@ export function down(bin: string, ns: Netns | undefined, name: string): void {
   if (!ns) return;
   tunnelIn(bin, ns, ["down", name]);
   Bun.spawnSync(["ip", "-n", ns.name, "link", "delete", name], { stdout: "ignore", stderr: "ignore" });
+}
+
+/** tearDownPair brings both interfaces down, deletes both namespaces and the config directory; for afterAll, never throws. */
+export function tearDownPair(bin: string, dir: string, ...sides: [Netns | undefined, string][]): void {
+  for (const [ns, name] of sides) down(bin, ns, name);
+  for (const [ns] of sides) ns?.delete();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
 /** status reads `tunnel status NAME --json`; the status socket in /var/run/tunnel is reachable from any namespace. */

@@ -11,13 +11,13 @@
 // stands, so no handshake carries the new address): A's endpoint for B must
 // follow them all the same.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tunnelBinary } from "../support/binary.ts";
 import { Netns, removeStale } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
-import { down, keyPair, status, TAG, tomlConfig, until, up, wgColumn, writeConfig } from "./harness.ts";
+import { keyPair, status, TAG, tomlConfig, until, up, wgColumn, writeConfig, tearDownPair } from "./harness.ts";
 
 const PREFIX = "trf";
 const A = `rfa${TAG}`;
@@ -52,13 +52,7 @@ describePrivileged("e2e: a peer whose inner source is filtered still roams", { r
     );
   }, 30_000);
 
-  afterAll(() => {
-    down(bin, nsA, A);
-    down(bin, nsB, B);
-    nsA?.delete();
-    nsB?.delete();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDownPair(bin, dir, [nsA, A], [nsB, B]));
 
   /** pingsFromB sends pings A will never answer (it drops their source). */
   const pingsFromB = (count: number) => nsB.exec(["ping", "-c", String(count), "-i", "0.2", "-W", "1", "198.18.21.1"], { allowFail: true });

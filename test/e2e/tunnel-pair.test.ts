@@ -7,14 +7,14 @@
 //   ns a: e2a<tag> 198.18.20.1/24  veth 198.19.20.1 → (roams to) 198.19.20.101
 //   ns b: e2b<tag> 198.18.20.2/24  veth 198.19.20.2
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tunnelBinary } from "../support/binary.ts";
 import { Netns, removeStale } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
 import { queryStatus } from "../../src/device/status-query.ts";
-import { down, iperfTcp, keyPair, ping, pingUntil, status, summary, TAG, timedSpawn, tomlConfig, until, up, wgColumn, writeConfig } from "./harness.ts";
+import { iperfTcp, keyPair, ping, pingUntil, status, summary, TAG, timedSpawn, tomlConfig, until, up, wgColumn, writeConfig, tearDownPair } from "./harness.ts";
 
 const PREFIX = "te2";
 const A = `e2a${TAG}`;
@@ -66,13 +66,7 @@ describePrivileged("e2e: two tunnel interfaces (keepalive, CLI under load, roami
     );
   }, 30_000);
 
-  afterAll(() => {
-    down(bin, nsA, A);
-    down(bin, nsB, B);
-    nsA?.delete();
-    nsB?.delete();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDownPair(bin, dir, [nsA, A], [nsB, B]));
 
   test("persistent_keepalive = 1 with no traffic: the other side handshakes and receives 32-byte keepalives", async () => {
     const rx = () => Number(wgColumn(B, "transfer").get(ka.pub)?.split("\t")[0] ?? "0");

@@ -9,13 +9,13 @@
 //   ns a: wka<tag> 198.18.24.1/24  veth 198.19.24.1
 //   ns b: wkb<tag> 198.18.24.2/24  veth 198.19.24.2
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tunnelBinary } from "../support/binary.ts";
 import { Netns, removeStale } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
-import { down, iperfTcp, keyPair, ping, pingUntil, status, TAG, tomlConfig, tunnelIn, until, up, writeConfig } from "./harness.ts";
+import { iperfTcp, keyPair, ping, pingUntil, status, TAG, tomlConfig, tunnelIn, until, up, writeConfig, tearDownPair } from "./harness.ts";
 
 const PREFIX = "twk";
 const A = `wka${TAG}`;
@@ -49,13 +49,7 @@ describePrivileged("e2e: crypto helpers (workers = 2) in the real daemons", { ro
     up(bin, nsA, config("a", "2"));
   }, 30_000);
 
-  afterAll(() => {
-    down(bin, nsA, A);
-    down(bin, nsB, B);
-    nsA?.delete();
-    nsB?.delete();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDownPair(bin, dir, [nsA, A], [nsB, B]));
 
   test("status shows two workers, the helper running", async () => {
     await pingUntil(nsA, "198.18.24.2");

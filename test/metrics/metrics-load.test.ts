@@ -9,7 +9,7 @@
 //   ns a: mla<tag> 198.18.50.1/24  veth 198.19.50.1 (roams to .101), metrics_listen = "127.0.0.1:9586" in its file
 //   ns b: mlb<tag> 198.18.50.2/24  veth 198.19.50.2, TUNNEL_METRICS_LISTEN=127.0.0.1:9586 in `tunnel up`'s environment
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { metricsSocketPath } from "../../src/device/metrics-server.ts";
@@ -17,7 +17,7 @@ import { tunnelBinary } from "../support/binary.ts";
 import { Netns, removeStale } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
 import { parseExposition, sampleValue, type ParsedFamily } from "../support/prometheus-parse.ts";
-import { down, iperfTcp, keyPair, pingUntil, TAG, tomlConfig, up, writeConfig } from "../e2e/harness.ts";
+import { iperfTcp, keyPair, pingUntil, TAG, tomlConfig, up, writeConfig, tearDownPair } from "../e2e/harness.ts";
 
 const PREFIX = "tml";
 const A = `mla${TAG}`;
@@ -77,13 +77,7 @@ describePrivileged("metrics: scraped under load through two tunnel daemons", { r
     );
   }, 60_000);
 
-  afterAll(() => {
-    down(bin, nsA, A);
-    down(bin, nsB, B);
-    nsA?.delete();
-    nsB?.delete();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDownPair(bin, dir, [nsA, A], [nsB, B]));
 
   test("rx/tx bytes and packets cover what iperf3 moved and never decrease between scrapes", async () => {
     await pingUntil(nsA, "198.18.50.2", 30);
