@@ -31,7 +31,6 @@ import type { CryptoPool } from "./crypto-pool.ts";
 import { countError } from "./drop-reasons.ts";
 import type { Handshakes } from "./handshakes.ts";
 import { InboundBatch } from "./inbound-batch.ts";
-import { TwoInFlight } from "./two-in-flight.ts";
 import type { DatagramLanding, DatagramSocket, ReceivedBatch } from "./io.ts";
 import { HEADROOM, SLOTS, STRIDE, type PlaneContext } from "./plane-context.ts";
 import { roam } from "./plane-peer.ts";
@@ -78,8 +77,9 @@ export class Inbound {
   private readonly batch: PacketBatch;
   private count = 0;
   readonly coalescer: Coalescer;
-  /** lanes.current is received into; the other lane may be in flight (being opened). */
-  private readonly lanes: TwoInFlight<InboundBatch>;
+  /** The batch being received into; the other one may be in flight (being opened). */
+  private lane: InboundBatch;
+  private other: InboundBatch;
   /** The local end of the message being processed (from its pktinfo cmsg). */
   private readonly rxSrc: LocalSource = newLocalSource();
   private readonly replySrc: LocalSource = newLocalSource();
@@ -98,11 +98,8 @@ export class Inbound {
     for (let z = 0; z < LANDING_ZONES; z++) this.landingOff.push(slab.offs[SLOTS + z * LANDING_SLOTS]! - HEADROOM);
     this.batch = { ...this.rx, offs: new Int32Array(SLOTS), count: 0 };
     this.coalescer = new Coalescer({ tcp: offloads.tcpGro, udp: offloads.udpGro, maxBatch: SLOTS });
-    this.lanes = new TwoInFlight(
-      new InboundBatch(0, pool.batch(JOB_SLOTS[0]!, OP_OPEN), slab.buf),
-      new InboundBatch(1, pool.batch(JOB_SLOTS[1]!, OP_OPEN), slab.buf),
-      (now, b) => this.complete(now, b),
-    );
+    this.lane = new InboundBatch(0, pool.batch(JOB_SLOTS[0]!, OP_OPEN), slab.buf);
+    this.other = new InboundBatch(1, pool.batch(JOB_SLOTS[1]!, OP_OPEN), slab.buf);
   }
 
   /** landing is where a socket with (gro) or without UDP_GRO receives. */
@@ -120,7 +117,7 @@ export class Inbound {
 
   /** inFlight: a batch is being opened and not yet written (settle writes it). */
   get inFlight(): boolean {
-    return this.lanes.inFlight;
+    return this.other.inFlight || this.lane.inFlight;
   }
 
   /** work receives from sock until it is empty or this turn's budget is spent; the last batch may stay in flight. */
@@ -133,7 +130,7 @@ export class Inbound {
     const firstDatagram = c[C.recvDatagrams]!;
     for (let calls = 0; calls < RECV_CALLS_PER_TURN && c[C.recvDatagrams]! - firstDatagram < RECV_DATAGRAMS_PER_TURN; calls++) {
       // 1. Receive.
-      const lane = this.lanes.current;
+      const lane = this.lane;
       let n: number;
       try {
         n = sock.receive(lane.zone);
@@ -166,14 +163,28 @@ export class Inbound {
         }
       }
       // 3-6. Open (on the pool), then accept, coalesce and write the batch before.
-      this.lanes.dispatch(now);
+      this.dispatch(now);
       if (n < (sock.desc.gro ? LANDING_GRO.count : LANDING_PLAIN.count)) break;
     }
   }
 
   /** settle writes every batch still in flight, oldest first (before the loop sleeps, on control messages, at shutdown). */
   settle(now: number): void {
-    this.lanes.settle(now);
+    if (this.other.inFlight) this.complete(now, this.other);
+    if (this.lane.inFlight) this.complete(now, this.lane);
+  }
+
+  /** dispatch submits the current batch's opens, completes the one before it, and makes that one current. */
+  private dispatch(now: number): void {
+    const b = this.lane;
+    const older = this.other;
+    b.crypto.submit();
+    b.inFlight = true;
+    if (older.inFlight) this.complete(now, older);
+    this.lane = older;
+    this.other = b;
+    // Opened here already (small, or no helpers): nothing to overlap, write it now.
+    if (!b.crypto.pending) this.complete(now, b);
   }
 
   /** classify handles one datagram of message i at slab[off, off+len): 2. Sort and 3. Classify. */

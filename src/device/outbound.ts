@@ -26,7 +26,6 @@ import { OP_SEAL } from "./crypto-jobs.ts";
 import type { CryptoPool } from "./crypto-pool.ts";
 import { countError } from "./drop-reasons.ts";
 import { OutboundBatch } from "./outbound-batch.ts";
-import { TwoInFlight } from "./two-in-flight.ts";
 import { SLOTS, STRIDE, type PlaneContext } from "./plane-context.ts";
 import type { PlanePeer } from "./plane-peer.ts";
 import { C } from "./shared-stats.ts";
@@ -45,24 +44,22 @@ const SPLIT_DROPPED = -1;
 const JOB_SLOTS = [0, 1];
 
 export class Outbound {
-  /** batches.current is read into; the other batch may be in flight (being sealed). */
-  private readonly batches: TwoInFlight<OutboundBatch>;
+  /** The batch being read into; the other one may be in flight (being sealed). */
+  private batch: OutboundBatch;
+  private other: OutboundBatch;
 
   constructor(
     private readonly ctx: PlaneContext,
     private readonly out: Transmitter,
     pool: CryptoPool,
   ) {
-    this.batches = new TwoInFlight(
-      new OutboundBatch(ctx, pool.batch(JOB_SLOTS[0]!, OP_SEAL)),
-      new OutboundBatch(ctx, pool.batch(JOB_SLOTS[1]!, OP_SEAL)),
-      (now, b) => this.complete(now, b),
-    );
+    this.batch = new OutboundBatch(ctx, pool.batch(JOB_SLOTS[0]!, OP_SEAL));
+    this.other = new OutboundBatch(ctx, pool.batch(JOB_SLOTS[1]!, OP_SEAL));
   }
 
   /** inFlight: a batch is being sealed and not yet sent (settle sends it). */
   get inFlight(): boolean {
-    return this.batches.inFlight;
+    return this.other.inFlight || this.batch.inFlight;
   }
 
   /** work reads up to TUN_READS_PER_TURN packets from the TUN; the last batch may stay in flight. */
@@ -71,7 +68,7 @@ export class Outbound {
     const c = ctx.c;
     const vnet = ctx.vnet;
     for (let reads = 0; reads < TUN_READS_PER_TURN; reads++) {
-      let b = this.batches.current;
+      let b = this.batch;
       // 1. Read.
       const dst = vnet ? b.addr + b.readOff : b.addr + b.slab.offs[b.used]!;
       const n = ctx.io.tun.read(dst, vnet ? TUN_READ_BUFFER_LEN : STRIDE);
@@ -88,8 +85,8 @@ export class Outbound {
         // This batch cannot take the super-packet: dispatch it, then split into the next.
         // The read landed in this batch's read slot; the next batch splits from there.
         const from = b;
-        this.batches.dispatch(now);
-        b = this.batches.current;
+        this.dispatch(now);
+        b = this.batch;
         segs = this.splitFrom(from, b, n);
       }
       if (segs < 0) continue;
@@ -98,14 +95,28 @@ export class Outbound {
       this.frameRange(now, b, b.used, b.used + segs);
       b.used += segs;
       // 5-6. Seal, and send the batch before it.
-      if (SLOTS - b.used < (vnet ? TX_MIN_FREE : 1)) this.batches.dispatch(now);
+      if (SLOTS - b.used < (vnet ? TX_MIN_FREE : 1)) this.dispatch(now);
     }
-    if (this.batches.current.used > 0) this.batches.dispatch(now);
+    if (this.batch.used > 0) this.dispatch(now);
   }
 
   /** settle sends every batch still in flight, oldest first (before the loop sleeps, on control messages, at shutdown). */
   settle(now: number): void {
-    this.batches.settle(now);
+    if (this.other.inFlight) this.complete(now, this.other);
+    if (this.batch.inFlight) this.complete(now, this.batch);
+  }
+
+  /** dispatch submits the current batch for sealing, sends the one before it, and makes that one current. */
+  private dispatch(now: number): void {
+    const b = this.batch;
+    const older = this.other;
+    b.crypto.submit();
+    b.inFlight = true;
+    if (older.inFlight) this.complete(now, older);
+    this.batch = older;
+    this.other = b;
+    // Sealed here already (small, or no helpers): nothing to overlap, send it now.
+    if (!b.crypto.pending) this.complete(now, b);
   }
 
   /** complete waits for b's seals (helping with them), sends b in slot order and frees it. */
