@@ -39,6 +39,7 @@ import { CliError, EXIT } from "./errors.ts";
 import { log } from "./log.ts";
 import { refuseTakenName } from "./name-check.ts";
 import { traceStartup } from "../device/startup-trace.ts";
+import type { NewLink } from "./netconfig-types.ts";
 
 /** READY_LINE is what a background child prints on fd 1 once it serves. */
 const READY_LINE = "tunnel-daemon-ready";
@@ -59,6 +60,8 @@ export interface RunningDaemon {
   ready(): Promise<void>;
   /** metricsListen is the TCP address metrics are served on ("" = none), or null without a metrics server. */
   metricsListen(): string | null;
+  /** newLink is the link's admin state and MTU when this daemon created the link, null when it attached to one that was there. */
+  newLink(): NewLink | null;
 }
 
 /**
@@ -68,7 +71,7 @@ export interface RunningDaemon {
 export async function serveInterface(interfaceName: string, opts: { workers?: WorkersSetting } = {}): Promise<RunningDaemon> {
   requireNetAdmin(interfaceName);
   traceStartup("daemon: capabilities checked");
-  await refuseTakenName(interfaceName, `-f ${interfaceName}`);
+  const { linkExists } = await refuseTakenName(interfaceName, `-f ${interfaceName}`);
   traceStartup("daemon: name checked");
   const device = await Device.create({
     interfaceName,
@@ -145,7 +148,8 @@ export async function serveInterface(interfaceName: string, opts: { workers?: Wo
     }
     notifier?.ready();
   };
-  return { device, exited, shutdown, ready, metricsListen };
+  const newLink = () => (linkExists ? null : device.linkState());
+  return { device, exited, shutdown, ready, metricsListen, newLink };
 }
 
 /** withEndpointNames adds the configured host name to each peer whose endpoint was given as one. */

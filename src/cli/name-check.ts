@@ -37,8 +37,12 @@ export async function linkKind(ifname: string, runner: NetRunner = defaultRunner
   return r.code === 0 ? parseLinkKind(r.stdout) : null;
 }
 
-/** refuseTakenName throws the reason ifname cannot get a new daemon here; command names the caller in errors. */
-export async function refuseTakenName(ifname: string, command: string): Promise<void> {
+/**
+ * refuseTakenName throws the reason ifname cannot get a new daemon here;
+ * command names the caller in errors. Otherwise it tells whether a TUN of
+ * that name is there already (a persistent one the daemon will attach to).
+ */
+export async function refuseTakenName(ifname: string, command: string): Promise<{ linkExists: boolean }> {
   const state = daemonState(ifname, command);
   if (state.kind === "running") {
     if (state.otherNetns) throw otherNetnsError(ifname, state.pid, "cannot start");
@@ -51,4 +55,5 @@ export async function refuseTakenName(ifname: string, command: string): Promise<
       EXIT.UNAVAILABLE,
     );
   }
+  return { linkExists: kind !== null };
 }

@@ -3,8 +3,8 @@
 // are pure and take the JSON text, so they are tested on captured output.
 import { CliError, EXIT } from "./errors.ts";
 import { canonicalAddress, canonicalRoute, type Family } from "./netconfig-prefix.ts";
-import { run, defaultRunner, type NetRunner } from "./netconfig-runner.ts";
-import { absentState, type FamilyPolicy, type LiveNetState, type TableRoute } from "./netconfig-types.ts";
+import { run, defaultRunner, readSysctl, type NetRunner } from "./netconfig-runner.ts";
+import { absentState, type FamilyPolicy, type LiveNetState, type NewLink, type TableRoute } from "./netconfig-types.ts";
 
 interface IpLink {
   flags?: string[];
@@ -103,6 +103,8 @@ export function parseRules(json: string): Omit<FamilyPolicy, "table"> {
   return { markRules, suppressRules };
 }
 
+const SRC_VALID_MARK = "net.ipv4.conf.all.src_valid_mark";
+
 async function ipJson(runner: NetRunner, args: string[]): Promise<string | null> {
   const result = await run(runner, { tool: "ip", args: ["-j", ...args] });
   return result.code === 0 ? result.stdout : null;
@@ -114,28 +116,35 @@ async function ipJsonOrThrow(runner: NetRunner, args: string[]): Promise<string>
   return out;
 }
 
-/** readLiveNetState reads what the kernel has for `ifname`; a missing link gives `exists: false`. */
-export async function readLiveNetState(ifname: string, runner: NetRunner = defaultRunner): Promise<LiveNetState> {
+/**
+ * readLiveNetState reads what the kernel has for `ifname`; a missing link
+ * gives `exists: false`. With `newLink` (the daemon created the link just
+ * now) only the global state is read: the link's own is known.
+ */
+export async function readLiveNetState(ifname: string, runner: NetRunner = defaultRunner, newLink: NewLink | null = null): Promise<LiveNetState> {
   const state = absentState(ifname);
   // Every read at once: each is an `ip` process, and on a slow host (a VM
   // under emulation) their start-up, one after another, was most of a second
-  // on the path from exec to a running interface.
+  // on the path from exec to a running interface; a restarted service waits
+  // for them, which is also why a new link's four reads are skipped.
   const routeArgs = (family: 4 | 6) => [`-${family}`, "route", "show", "table", "all", "dev", ifname];
+  const linkRead = (args: string[]) => (newLink === null ? ipJson(runner, args) : Promise.resolve(null));
   const [rules4, rules6, validMark, link, addresses, routes4, routes6] = await Promise.all([
     // The rules are global: a tunnel that is already gone may have left them, so read them regardless.
     ipJsonOrThrow(runner, ["-4", "rule", "show"]),
     // A kernel booted with ipv6.disable=1 fails every -6 query: read that as "nothing there".
     ipJson(runner, ["-6", "rule", "show"]),
-    run(runner, { tool: "sysctl", args: ["-n", "net.ipv4.conf.all.src_valid_mark"] }),
-    ipJson(runner, ["link", "show", "dev", ifname]),
-    ipJson(runner, ["addr", "show", "dev", ifname]),
-    ipJson(runner, routeArgs(4)),
-    ipJson(runner, routeArgs(6)),
+    readSysctl(runner, SRC_VALID_MARK),
+    linkRead(["link", "show", "dev", ifname]),
+    linkRead(["addr", "show", "dev", ifname]),
+    linkRead(routeArgs(4)),
+    linkRead(routeArgs(6)),
   ]);
   state.policy.v4 = { table: null, ...parseRules(rules4) };
   state.policy.v6 = { table: null, ...parseRules(rules6 ?? "[]") };
-  state.policy.srcValidMark = validMark.code === 0 && validMark.stdout.trim() === "1";
+  state.policy.srcValidMark = validMark === "1";
 
+  if (newLink !== null) return { ...state, exists: true, up: newLink.up, mtu: newLink.mtu };
   if (link === null) return state;
   Object.assign(state, { exists: true, ...parseLink(link) });
   const need = (out: string | null, args: string[]) => {

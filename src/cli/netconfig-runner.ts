@@ -3,6 +3,7 @@
 // `ip -n NS` instead of entering it some other way, and so planning logic can
 // be exercised against a fake. This is interface configuration, not the data
 // path: shelling out to iproute2 keeps it identical to what wg-quick does.
+import { readFile } from "node:fs/promises";
 import type { NetCommand } from "./netconfig-types.ts";
 
 export interface ExecResult {
@@ -26,6 +27,11 @@ export interface NetRunner {
    * on its own.
    */
   execInput?: (argv: string[], input: string) => Promise<ExecResult>;
+  /**
+   * procSys: sysctls are read from /proc/sys directly rather than through a
+   * `sysctl` process (only where /proc/sys is this namespace's own).
+   */
+  procSys?: boolean;
 }
 
 async function spawnExec(argv: string[], input?: string): Promise<ExecResult> {
@@ -34,7 +40,7 @@ async function spawnExec(argv: string[], input?: string): Promise<ExecResult> {
   return { code, stdout, stderr };
 }
 
-export const defaultRunner: NetRunner = { ip: ["ip"], sysctl: ["sysctl"], exec: spawnExec, execInput: spawnExec };
+export const defaultRunner: NetRunner = { ip: ["ip"], sysctl: ["sysctl"], exec: spawnExec, execInput: spawnExec, procSys: true };
 
 /**
  * netnsRunner runs everything inside namespace `ns`: `ip -n NS ...` for
@@ -52,4 +58,17 @@ export function argvOf(runner: NetRunner, command: NetCommand): string[] {
 /** run executes a command and returns the result without judging the exit code. */
 export function run(runner: NetRunner, command: NetCommand): Promise<ExecResult> {
   return runner.exec(argvOf(runner, command));
+}
+
+/** readSysctl is a sysctl's value (trimmed), or null when it cannot be read (no such key, no IPv4). */
+export async function readSysctl(runner: NetRunner, key: string): Promise<string | null> {
+  if (runner.procSys === true) {
+    try {
+      return (await readFile(`/proc/sys/${key.replaceAll(".", "/")}`, "utf8")).trim();
+    } catch {
+      return null;
+    }
+  }
+  const r = await run(runner, { tool: "sysctl", args: ["-n", key] });
+  return r.code === 0 ? r.stdout.trim() : null;
 }

@@ -50,6 +50,17 @@ export interface LiveNetState {
   policy: { v4: FamilyPolicy; v6: FamilyPolicy; srcValidMark: boolean };
 }
 
+/**
+ * NewLink is a link a daemon of ours created moments ago, as it reads it
+ * itself: a new link carries no addresses and no routes (nothing has been
+ * added, and the kernel adds none to a link that is down), so only these two
+ * facts are left to know about it.
+ */
+export interface NewLink {
+  up: boolean;
+  mtu: number;
+}
+
 /** NetCommand is one command line: `tool` is resolved through the runner's prefixes. */
 export interface NetCommand {
   tool: "ip" | "sysctl";

@@ -18,7 +18,7 @@ import type { LiveNetState, NetChange } from "./netconfig-types.ts";
 export { DEFAULT_TABLE, planNetChanges, planTeardown } from "./netconfig-plan.ts";
 export { parseAddresses, parseLink, parseRoutes, parseRules, readLiveNetState } from "./netconfig-read.ts";
 export { defaultRunner, netnsRunner, type ExecResult, type NetRunner } from "./netconfig-runner.ts";
-export type { DesiredNetState, FamilyPolicy, LiveNetState, NetChange, NetCommand, NetPlan } from "./netconfig-types.ts";
+export type { DesiredNetState, FamilyPolicy, LiveNetState, NetChange, NetCommand, NetPlan, NewLink } from "./netconfig-types.ts";
 
 /**
  * applyNetChanges runs the changes in order and stops at the first failure,

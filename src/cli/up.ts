@@ -26,6 +26,7 @@ import { removeInterface } from "./down.ts";
 import { runHooks } from "./hooks.ts";
 import { applyMetricsListen, desiredMetricsListen } from "./metrics-daemon.ts";
 import { applyNetChanges, planNetChanges, readLiveNetState, type DesiredNetState } from "./netconfig.ts";
+import { defaultRunner } from "./netconfig-runner.ts";
 import { planWg } from "./wg-plan.ts";
 import { desiredDns, desiredHooks, hookChangeList, repairAfterCrash, syncDns } from "./wgquick-features.ts";
 import { forgetWgQuickState, readWgQuickState, writeWgQuickState, type EndpointName } from "./wgquick-state.ts";
@@ -105,7 +106,7 @@ export default defineCommand({
     try {
       // The net plan picks the fwmark a default route needs; the device must carry
       // it before the routes exist, or its own UDP packets would loop into the tunnel.
-      const netPlan = planNetChanges(await readLiveNetState(name), desiredNet);
+      const netPlan = planNetChanges(await readLiveNetState(name, defaultRunner, foregroundDaemon?.newLink() ?? null), desiredNet);
       const desired = { ...desiredWithoutMark, fwmark: netPlan.fwmark ?? 0 };
       const live = running ? await uapiGet(name) : null;
       const wg = planWg(live, desired, running ? readAppliedEndpoints(name) : new Map());

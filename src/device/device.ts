@@ -183,6 +183,11 @@ export class Device implements UapiDevice {
     for (const cb of this.closedCallbacks) cb(reason);
   }
 
+  /** linkState is the link's admin state (IFF_UP) and MTU as the kernel has them now. */
+  linkState(): { up: boolean; mtu: number } {
+    return { up: (getLinkFlags(this.tun.name) & IFF_UP) !== 0, mtu: getMtu(this.tun.name) };
+  }
+
   /** onClosed registers cb for when the TUN disappears (or the data plane dies); the daemon should exit. */
   onClosed(cb: (reason: string) => void): void {
     if (this.closedReason !== null) cb(this.closedReason);

@@ -19,6 +19,7 @@ import {
   type NetRunner,
 } from "../../src/cli/netconfig.ts";
 import { CliError } from "../../src/cli/errors.ts";
+import { defaultRunner, readSysctl } from "../../src/cli/netconfig-runner.ts";
 import { Netns, removeStale, run } from "../support/netns.ts";
 import { describePrivileged } from "../support/privileges.ts";
 
@@ -232,6 +233,35 @@ describe("applyNetChanges with a fake runner", () => {
   });
 });
 
+describe("readLiveNetState of a link the daemon just created", () => {
+  const rules = JSON.stringify([
+    { priority: 0, src: "all", table: "local" },
+    { priority: 32766, src: "all", table: "main" },
+  ]);
+  const recording = (seen: string[]): NetRunner => ({
+    ip: ["ip"],
+    sysctl: ["sysctl"],
+    exec: async (argv) => {
+      seen.push(argv.join(" "));
+      if (argv[0] === "sysctl") return { code: 0, stdout: "1\n", stderr: "" };
+      return { code: 0, stdout: argv.includes("rule") ? rules : "[]", stderr: "" };
+    },
+  });
+
+  test("reads only the global state (rules, src_valid_mark); the link's own comes from the daemon", async () => {
+    const seen: string[] = [];
+    const state = await readLiveNetState("tn0", recording(seen), { up: false, mtu: 1500 });
+    expect(seen.sort()).toEqual(["ip -j -4 rule show", "ip -j -6 rule show", "sysctl -n net.ipv4.conf.all.src_valid_mark"]);
+    expect(state).toEqual(live({ up: false, mtu: 1500, policy: { ...live().policy, srcValidMark: true } }));
+  });
+
+  test("a link read in full costs four more ip runs", async () => {
+    const seen: string[] = [];
+    await readLiveNetState("tn0", recording(seen));
+    expect(seen.length).toBe(7);
+  });
+});
+
 describePrivileged("netconfig against the kernel (namespace)", { root: true, commands: ["ip", "sysctl"] }, () => {
   let ns: Netns;
   let runner: NetRunner;
@@ -281,6 +311,25 @@ describePrivileged("netconfig against the kernel (namespace)", { root: true, com
     expect(ns.ip("-4", "route", "show", "dev", "tn0")).not.toContain("198.18.11.0/24");
     ns.ip("-4", "address", "flush", "dev", "tn0");
     ns.ip("link", "set", "tn0", "down"); // the tests below start from a link that is down
+  });
+
+  test("a TUN created just now reads the same in full as the daemon's shortcut for a new link says", async () => {
+    ns.ip("tuntap", "add", "mode", "tun", "name", "tnnew");
+    try {
+      const full = await readLiveNetState("tnnew", runner);
+      expect(full.exists).toBe(true);
+      expect(await readLiveNetState("tnnew", runner, { up: full.up, mtu: full.mtu })).toEqual(full);
+      expect(full.up).toBe(false);
+    } finally {
+      ns.ip("link", "delete", "tnnew");
+    }
+  });
+
+  test("src_valid_mark read from /proc/sys equals what sysctl prints", async () => {
+    const viaProcess = await readSysctl({ ...defaultRunner, procSys: false }, "net.ipv4.conf.all.src_valid_mark");
+    expect(viaProcess).toMatch(/^[01]$/);
+    expect(await readSysctl(defaultRunner, "net.ipv4.conf.all.src_valid_mark")).toBe(viaProcess);
+    expect(await readSysctl(defaultRunner, "net.ipv4.conf.all.no_such_key")).toBeNull();
   });
 
   test("a missing link reads as absent", async () => {
