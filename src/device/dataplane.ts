@@ -47,7 +47,7 @@ import { PlaneContext, type PlaneEvents } from "./plane-context.ts";
 import { PlaneTimers } from "./plane-timers.ts";
 import { C } from "./shared-stats.ts";
 import { Transmitter } from "./transmit.ts";
-import { Warmup } from "./warmup.ts";
+import { Warmup, warmupSkipReason } from "./warmup.ts";
 
 /** While traffic flows, counters are published at least this often. */
 const BUSY_PUBLISH_MS = 50;
@@ -70,6 +70,8 @@ export interface DataPlaneOptions {
   stats: SharedArrayBuffer;
   /** warmup: run the JIT warm-up (warmup.ts) in idle turns after start; the daemon does, tests and benches do not. */
   warmup?: boolean;
+  /** loadedInMs: how long the worker took from its creation to building this plane (the warm-up's measure of the machine). */
+  loadedInMs?: number;
 }
 
 export class DataPlane {
@@ -98,7 +100,8 @@ export class DataPlane {
     events: PlaneEvents,
   ) {
     this.heapDebug = HeapDebug.from(opts.env, "worker");
-    this.warmupPending = opts.warmup === true && opts.env.TUNNEL_JIT_WARMUP !== "0";
+    const skipWarmup = warmupSkipReason(opts.loadedInMs ?? 0);
+    this.warmupPending = opts.warmup === true && opts.env.TUNNEL_JIT_WARMUP !== "0" && skipWarmup === null;
     this.opts = opts;
     let log = (_: string): void => {};
     this.pool = new CryptoPool(selectBackend(opts.env).backend, { helpers: (opts.workers ?? 1) - 1, env: opts.env, log: (m) => log(m) });
@@ -111,6 +114,12 @@ export class DataPlane {
     this.handshakes = new Handshakes(this.ctx, this.out);
     this.inbound = new Inbound(this.ctx, this.out, this.handshakes, opts, this.pool);
     this.timers = new PlaneTimers(this.ctx, this.out, this.table);
+    if (opts.warmup === true && skipWarmup !== null) this.ctx.log(skipWarmup);
+  }
+
+  /** warmingUp: a JIT warm-up is still to run or running. */
+  get warmingUp(): boolean {
+    return this.warmupPending;
   }
 
   /** inFlight: a batch is still being sealed or opened (a turn with nothing new settles it). */

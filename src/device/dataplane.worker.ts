@@ -15,7 +15,8 @@ function start(init: WorkerInit): void {
   const port = init.port;
   const post = (m: FromWorker) => port.postMessage(m);
   // The daemon's plane warms the JIT up in its idle turns (warmup.ts).
-  const plane = new DataPlane(linuxIo(init.tunFd, init.vnetHeader, init.wakeFd), { ...init, warmup: true }, { post });
+  // performance.now() counts from this worker's creation: how long loading it took.
+  const plane = new DataPlane(linuxIo(init.tunFd, init.vnetHeader, init.wakeFd), { ...init, warmup: true, loadedInMs: performance.now() }, { post });
   const mailbox = new Int32Array(init.mailbox);
   let seen = 0;
   const pollControl = () => {

@@ -32,6 +32,17 @@ const WARMUP_ROUNDS = 150;
  * host's other work than spent to save a few tenths of a millisecond.
  */
 const WARMUP_CPU_BUDGET_MS = 1500;
+/**
+ * WARMUP_LOAD_LIMIT_MS: a worker that took longer than this to load (its
+ * modules parsed and run, up to building its plane) is on a machine where
+ * the warm-up would cost more than WARMUP_CPU_BUDGET_MS: it costs about
+ * seven times the load natively (23 ms to load, 150-175 ms to warm up on a
+ * two-core EPYC). Judged before the pair is built, because under
+ * emulation building it and running the probe rounds alone took a restarted
+ * service's only vCPU for about half a second, on the way to its first
+ * handshake.
+ */
+const WARMUP_LOAD_LIMIT_MS = 200;
 const PROBE_ROUNDS = 10;
 const PINGS_PER_ROUND = 4;
 const MSS = 1368;
@@ -39,6 +50,12 @@ const SEGMENTS = 46;
 const INNER = ["198.18.255.1", "198.18.255.2"] as const;
 const OUTER = ["198.18.254.1", "198.18.254.2"] as const;
 const PORT = 40000;
+
+/** warmupSkipReason says why a plane whose worker loaded in loadedInMs should not warm up, or null when it should. */
+export function warmupSkipReason(loadedInMs: number): string | null {
+  if (loadedInMs <= WARMUP_LOAD_LIMIT_MS) return null;
+  return `JIT warm-up skipped: the data-plane worker took ${Math.round(loadedInMs)} ms to load (over ${WARMUP_LOAD_LIMIT_MS} ms: an emulated or very slow machine, where it would cost more CPU than it saves)`;
+}
 
 type MakePlane = (host: MemoryHost, opts: DataPlaneOptions) => DataPlane;
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { selectBackend } from "../../src/crypto/select.ts";
 import { DataPlane } from "../../src/device/dataplane.ts";
 import { SharedStats } from "../../src/device/shared-stats.ts";
-import { Warmup } from "../../src/device/warmup.ts";
+import { Warmup, warmupSkipReason } from "../../src/device/warmup.ts";
 import { closePlanePairs, planePair } from "../support/plane-pair.ts";
 
 afterEach(closePlanePairs);
@@ -51,6 +51,18 @@ describe("JIT warm-up", () => {
     while (!w.slice(50, slow)) slices++;
     expect(w.round).toBeGreaterThanOrEqual(150); // marked over
     expect(slices).toBeLessThan(20);
+  });
+
+  test("a worker that loaded slowly (an emulated machine) skips the warm-up before building anything, and says so once", () => {
+    const slow = planePair({ warmup: true, loadedInMs: 900 });
+    expect(slow.a.plane.warmingUp).toBe(false);
+    const logs = slow.a.events.flatMap((m) => (m.type === "log" ? [m.message] : []));
+    expect(logs).toEqual([expect.stringMatching(/^JIT warm-up skipped: the data-plane worker took 900 ms to load/)]);
+    const fast = planePair({ warmup: true, loadedInMs: 23 });
+    expect(fast.a.plane.warmingUp).toBe(true);
+    expect(fast.a.events.filter((m) => m.type === "log")).toEqual([]);
+    expect(warmupSkipReason(23)).toBeNull();
+    expect(warmupSkipReason(201)).not.toBeNull();
   });
 
   test("a daemon's plane warms up only while idle: packets keep flowing at once, and its own counters see nothing of the warm-up", () => {

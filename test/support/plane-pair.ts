@@ -60,6 +60,7 @@ function side(net: MemoryNetwork, n: 1 | 2, opts: PlanePairOptions): PlaneSide {
       env: {},
       stats: stats.buffer,
       warmup: opts.warmup ?? false,
+      loadedInMs: opts.loadedInMs ?? 0,
     },
     { post: (m) => events.push(m) },
   );
@@ -91,6 +92,8 @@ export interface PlanePairOptions {
   workers?: number;
   /** warmup: the JIT warm-up in idle turns, as the daemon runs it (off by default). */
   warmup?: boolean;
+  /** loadedInMs: how long the planes' worker took to load, as the daemon's worker reports it (default 0). */
+  loadedInMs?: number;
 }
 
 const open = new Set<PlanePair>();
