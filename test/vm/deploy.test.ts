@@ -17,12 +17,14 @@
 // The first deployment runs on Ansible's own (linear) strategy; the check and
 // changed runs on Debian's ansible-mitogen, for time (see that test).
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { describePrivileged } from "../support/privileges.ts";
 import { tunnelBinary } from "../support/binary.ts";
 import { expectClean, play as playOn, serveRelease, type PlayResult, type Strategy } from "./deploy-play.ts";
 import { Lab } from "./lab.ts";
 
 const UNIT = new URL("../../deploy/systemd/tunnel@.service", import.meta.url).pathname;
+const OUTAGE_PROBE = readFileSync(new URL("./outage-probe.py", import.meta.url), "utf8");
 const NAMES = ["a", "b", "c"] as const;
 type Name = (typeof NAMES)[number];
 const wg0v4 = (i: number) => `198.18.110.${i + 1}`;
@@ -233,24 +235,18 @@ describePrivileged(
     // two-core host: 4.1 s (systemd notices and restarts in about 0.8 s; the rest is the new
     // daemon's start-up, traced with TUNNEL_TRACE_STARTUP=1). The bound leaves headroom for a
     // CI machine busy with other jobs; the figure is logged and kept in the README.
-    test("kill -9 of a daemon: systemd restarts it and traffic flows again within 8 s under emulation (target 5 s)", async () => {
+    test("kill -9 of a daemon: systemd restarts it and traffic flows again within 5 s", async () => {
       const b = vm("b");
       const pid = await mainPid("b");
       const n0 = await restarts("b");
-      // Timed inside the VM: from the kill to the first answered ping through the tunnel.
-      const ms = Number(
-        (
-          await b.sshOk(
-            `t0=$(date +%s%N); kill -9 ${pid}; sleep 0.2; until ping -c 1 -W 1 -q ${wg0v4(0)} >/dev/null 2>&1; do sleep 0.1; done; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 ))`,
-            { timeoutMs: 60_000 },
-          )
-        ).trim(),
-      );
+      // Timed inside the VM by one process (outage-probe.py): from the kill to the first echo answered through the tunnel.
+      const ms = Number((await b.sshOk(`python3 - ${pid} ${wg0v4(0)}`, { input: OUTAGE_PROBE, timeoutMs: 60_000 })).trim());
       figures.restartAfterKill9Ms = String(ms);
       expect(await restarts("b")).toBe(n0 + 1);
       expect(await mainPid("b")).not.toBe(pid);
       console.log(`deploy: kill -9 to the first answered ping through the tunnel: ${ms} ms (target 5000 ms)`);
-      expect(ms).toBeLessThan(8_000);
+      expect(ms).toBeGreaterThan(0);
+      expect(ms).toBeLessThan(5_000);
       await b.sshOk(`ping -c 1 -W 3 ${wg0v6(2)} >/dev/null`);
     }, 120_000);
 
