@@ -9,8 +9,13 @@
 //   we look, so re-executing without it would hide that, not undo it. We
 //   refuse instead: nothing privileged happens under a runtime someone else
 //   configured, and the operator learns the variable is set.
+// - BUN_JSC_* set JavaScriptCore's options (its JIT tiers and thresholds,
+//   its debugging and logging switches) as the runtime starts. They are
+//   refused the same way; systemd's UnsetEnvironment= cannot name a prefix.
 // Under `bun src/main.ts` the developer chose Bun's flags; only the compiled
 // binary refuses.
+
+const JSC_PREFIX = "BUN_JSC_";
 
 /** foreignBunOptions explains why the runtime was configured from outside, or returns null. */
 export function foreignBunOptions(
@@ -19,6 +24,13 @@ export function foreignBunOptions(
   standalone: boolean = Bun.isStandaloneExecutable,
 ): string | null {
   if (!standalone) return null;
+  const jsc = Object.keys(env).filter((k) => k.startsWith(JSC_PREFIX) && env[k] !== undefined);
+  if (jsc.length > 0) {
+    return (
+      `${jsc.join(", ")} ${jsc.length === 1 ? "is" : "are"} set: JavaScriptCore applied ${jsc.length === 1 ? "it" : "them"} before tunnel started; refusing to continue. ` +
+      `Unset every ${JSC_PREFIX}* variable`
+    );
+  }
   const options = env.BUN_OPTIONS?.trim() ?? "";
   if (options === "" && execArgv.length === 0) return null;
   const what = options !== "" ? `BUN_OPTIONS is set (${JSON.stringify(options)})` : `Bun runtime flags are set (${execArgv.join(" ")})`;

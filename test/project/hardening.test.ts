@@ -109,6 +109,19 @@ describe("Bun variables", () => {
   );
 
   test(
+    "a BUN_JSC_ variable (a JavaScriptCore option) makes the binary refuse to run, naming it",
+    () => {
+      const dir = baitDir({});
+      const r = run(dir, ["--version"], { BUN_JSC_thresholdForJITAfterWarmUp: "50" });
+      expect(r.code).toBe(78);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain("BUN_JSC_thresholdForJITAfterWarmUp is set: JavaScriptCore applied it before tunnel started");
+    },
+    SLOW,
+  );
+
+  test(
     "an empty BUN_OPTIONS is no option",
     () => {
       const dir = baitDir({});
