@@ -4,7 +4,7 @@
 // Secret keys are never printed, only reported as changed.
 
 import { formatEndpoint } from "./endpoint.ts";
-import { HOOK_FIELDS, type HookField, type InterfaceConfig, type KeySource, type PeerConfig, type RouteTable, type TunnelConfig } from "./types.ts";
+import { HOOK_FIELDS, HOOK_KEYS, type HookField, type InterfaceConfig, type KeySource, type PeerConfig, type RouteTable, type TunnelConfig } from "./types.ts";
 
 /** diffConfigs lists the differences from before to after, interface first, then peers in after's order. */
 export function diffConfigs(before: TunnelConfig, after: TunnelConfig): string[] {
@@ -59,9 +59,6 @@ function peerChanges(a: PeerConfig, b: PeerConfig): string[] {
   }
   return changes;
 }
-
-/** HOOK_KEYS are the TOML names of the hook fields. */
-export const HOOK_KEYS: Record<HookField, string> = { preUp: "pre_up", postUp: "post_up", preDown: "pre_down", postDown: "post_down" };
 
 /** hookChanges reports each hook list that differs; unlike addresses, order matters (they run in order). */
 export function hookChanges(a: Pick<InterfaceConfig, HookField>, b: Pick<InterfaceConfig, HookField>): string[] {

@@ -8,7 +8,17 @@ import { runCrossChecks, type KeyNamer } from "./cross-checks.ts";
 import { parseEndpoint } from "./endpoint.ts";
 import { formatMetricsListen, parseMetricsListen } from "./metrics-listen.ts";
 import { didYouMean, IssueList } from "./errors.ts";
-import { DEFAULT_MTU, type ConfigResult, type ConfigSource, type InterfaceConfig, type KeySource, type PeerConfig, type TunnelConfig } from "./types.ts";
+import {
+  DEFAULT_MTU,
+  HOOK_FIELDS,
+  HOOK_KEYS,
+  type ConfigResult,
+  type ConfigSource,
+  type InterfaceConfig,
+  type KeySource,
+  type PeerConfig,
+  type TunnelConfig,
+} from "./types.ts";
 import {
   checkAllowedIp,
   checkDnsServer,
@@ -184,13 +194,8 @@ function readWgQuickFeatures(table: Table, config: InterfaceConfig, reader: Tabl
       else issues.error("interface.table", checked.message);
     }
   }
-  for (const [key, field] of [
-    ["pre_up", "preUp"],
-    ["post_up", "postUp"],
-    ["pre_down", "preDown"],
-    ["post_down", "postDown"],
-  ] as const) {
-    const hooks = reader.stringList(table, "interface", key, checkHook);
+  for (const field of HOOK_FIELDS) {
+    const hooks = reader.stringList(table, "interface", HOOK_KEYS[field], checkHook);
     if (hooks !== undefined) config[field] = hooks;
   }
 }

@@ -73,6 +73,8 @@ export type RouteTable = "off" | "auto" | "main" | number;
 /** The hook keys, in the order they run. */
 export const HOOK_FIELDS = ["preUp", "postUp", "preDown", "postDown"] as const;
 export type HookField = (typeof HOOK_FIELDS)[number];
+/** HOOK_KEYS are the TOML names of the hook fields. */
+export const HOOK_KEYS: Record<HookField, string> = { preUp: "pre_up", postUp: "post_up", preDown: "pre_down", postDown: "post_down" };
 
 export interface PeerConfig {
   publicKey: string;

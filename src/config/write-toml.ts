@@ -4,7 +4,7 @@
 // gives back c (tested as a round trip).
 
 import { formatEndpoint } from "./endpoint.ts";
-import type { KeySource, TunnelConfig } from "./types.ts";
+import { HOOK_FIELDS, HOOK_KEYS, type KeySource, type TunnelConfig } from "./types.ts";
 
 /** ToTomlOptions adds comment lines (without the leading '#'; "" gives a blank line) to the output. */
 export interface ToTomlOptions {
@@ -35,15 +35,10 @@ export function toToml(config: TunnelConfig, options: ToTomlOptions = {}): strin
   if (iface.dns !== undefined) out.push(assign("dns", tomlStringArray("dns", iface.dns)));
   if (iface.dnsSearch !== undefined) out.push(assign("dns_search", tomlStringArray("dns_search", iface.dnsSearch)));
   if (iface.table !== undefined) out.push(assign("table", typeof iface.table === "number" ? String(iface.table) : tomlString(iface.table)));
-  for (const [key, field] of [
-    ["pre_up", "preUp"],
-    ["post_up", "postUp"],
-    ["pre_down", "preDown"],
-    ["post_down", "postDown"],
-  ] as const) {
+  for (const field of HOOK_FIELDS) {
     const hooks = iface[field];
     // One command per line: hooks are long and read better (and diff better) that way.
-    if (hooks !== undefined) out.push(assign(key, hooks.length === 0 ? "[]" : `[\n${hooks.map((h) => `  ${tomlString(h)},`).join("\n")}\n]`));
+    if (hooks !== undefined) out.push(assign(HOOK_KEYS[field], hooks.length === 0 ? "[]" : `[\n${hooks.map((h) => `  ${tomlString(h)},`).join("\n")}\n]`));
   }
   if (iface.endpointRefresh !== undefined) out.push(assign("endpoint_refresh", String(iface.endpointRefresh)));
   if (iface.workers !== undefined) out.push(assign("workers", iface.workers === "auto" ? tomlString("auto") : String(iface.workers)));
