@@ -3,6 +3,7 @@
 // quotes, duplicated or swapped lines, a value replaced by a wrong one, a cut
 // file), applied one to three at a time to a valid seed. Deterministic from
 // the Prng seed, so a failure names a reproducible case.
+import { INTERFACE_KEYS, PEER_KEYS } from "../../src/config/parse-toml.ts";
 import type { Prng } from "../offload/prng.ts";
 
 const KEY = Buffer.alloc(32, 0x22).toString("base64");
@@ -29,19 +30,8 @@ const TOKENS = [
   "}",
   ".",
   ":",
-  "name",
-  "private_key",
-  "private_key_file",
-  "listen_port",
-  "address",
-  "mtu",
-  "fwmark",
-  "public_key",
-  "preshared_key",
-  "preshared_key_file",
-  "endpoint",
-  "allowed_ips",
-  "persistent_keepalive",
+  // Every key the parser knows, so a key added there is fuzzed here too.
+  ...new Set([...INTERFACE_KEYS, ...PEER_KEYS]),
   "PrivateKey",
   "ListenPort",
   "Address",
