@@ -130,42 +130,30 @@ async function measureRow(impl: Impl, kind: string, rate: number | "max", second
 
     await pingTimes(setup.a, setup.target, 3, 0.2); // A ↔ B handshake before anything is measured
     const unflooded = await iperf3(setup.a, b, setup.target, { seconds: 3 });
-    const control = spawnIn(c, [
-      process.execPath,
-      FLOOD,
-      "--target",
-      `${B_FLOOD_SIDE}:9`,
-      "--kind",
-      kind,
-      "--pubkey",
-      keys.b.pub,
-      "--rate",
-      String(rate),
-      "--seconds",
-      "5",
-      "--json",
-      "--quiet",
-    ]);
+    // The same flood from C, at B's tunnel port or at a closed one (the control: what the load alone costs).
+    const floodAt = (port: number, forSeconds: number) =>
+      spawnIn(c, [
+        process.execPath,
+        FLOOD,
+        "--target",
+        `${B_FLOOD_SIDE}:${port}`,
+        "--kind",
+        kind,
+        "--pubkey",
+        keys.b.pub,
+        "--rate",
+        String(rate),
+        "--seconds",
+        String(forSeconds),
+        "--json",
+        "--quiet",
+      ]);
+    const control = floodAt(9, 5);
     await Bun.sleep(1000);
     const controlled = await iperf3(setup.a, b, setup.target, { seconds: 3 }).catch(() => ({ bitsPerSecond: 0 }));
     await control.finished;
 
-    const flood = spawnIn(c, [
-      process.execPath,
-      FLOOD,
-      "--target",
-      `${B_FLOOD_SIDE}:${B_PORT}`,
-      "--kind",
-      kind,
-      "--pubkey",
-      keys.b.pub,
-      "--rate",
-      String(rate),
-      "--seconds",
-      String(seconds),
-      "--json",
-      "--quiet",
-    ]);
+    const flood = floodAt(B_PORT, seconds);
     await Bun.sleep(1000);
     const [pings, fresh] = await Promise.all([pingTimes(setup.a, setup.target, 400, 0.01), firstReplySeconds(d, "198.18.0.2", 8)]);
     const flooded = await iperf3(setup.a, b, setup.target, { seconds: 3 }).catch(() => ({ bitsPerSecond: 0 }));
