@@ -184,17 +184,30 @@ export class DataPlane {
   private warmUp(): void {
     const clock = this.ctx.clock;
     try {
-      this.warmup ??= new Warmup(this.ctx.crypto, this.opts, (host, o) => new DataPlane(host.io, o, { post: () => {} }));
+      this.warmup ??= new Warmup(this.ctx.crypto, this.opts, (io, o) => new DataPlane(io, o, { post: () => {} }));
       const interrupted = () => {
         this.readyAhead = this.io.poller.wait(0);
         return this.readyAhead !== 0;
       };
       if (!this.warmup.slice(WARMUP_SLICE_MS, () => clock.now(), interrupted)) return;
+      this.warmup = null;
     } catch (e) {
       this.ctx.log(`JIT warm-up stopped: ${(e as Error)?.message ?? String(e)}`);
+      this.abandonWarmup();
     }
+    this.warmupPending = false;
+  }
+
+  /** abandonWarmup frees an unfinished warm-up's pair (its loopback sockets and fds). */
+  private abandonWarmup(): void {
+    const w = this.warmup;
     this.warmup = null;
     this.warmupPending = false;
+    try {
+      w?.close();
+    } catch {
+      // what could be closed was
+    }
   }
 
   /** settle sends and writes every batch still in flight (oldest first). */
@@ -241,6 +254,7 @@ export class DataPlane {
   }
 
   shutdown(): void {
+    this.abandonWarmup();
     this.settle(this.ctx.clock.now());
     this.pool.stop();
     this.table.publishAll();

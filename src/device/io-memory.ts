@@ -108,6 +108,7 @@ export class MemoryTun implements TunQueue {
   /** keepWrites: keep a copy of every write for take(); benchmarks turn it off and only count. */
   keepWrites = true;
   writtenBytes = 0;
+  writtenPackets = 0;
 
   /** inject queues a packet (with its virtio-net header when vnetHeader) for the device to read; it must not change until read. */
   inject(packet: Uint8Array): void {
@@ -129,6 +130,7 @@ export class MemoryTun implements TunQueue {
 
   write(addr: number, len: number): number {
     this.writtenBytes += len;
+    this.writtenPackets++;
     if (this.keepWrites) this.written.push(this.memory.bytes(addr, len).slice());
     return len;
   }

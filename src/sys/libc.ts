@@ -27,6 +27,7 @@ export interface RawLibc {
   ioctl(fd: number, request: number, arg: Ptr): number;
   fcntl(fd: number, cmd: number, arg: number): number;
   socket(domain: number, type: number, protocol: number): number;
+  socketpair(domain: number, type: number, protocol: number, sv: Ptr): number;
   bind(fd: number, addr: Ptr, addrlen: number): number;
   connect(fd: number, addr: Ptr, addrlen: number): number;
   listen(fd: number, backlog: number): number;
@@ -59,6 +60,7 @@ const SYMBOLS = {
   ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
   fcntl: { args: ["i32", "i32", "u64"], returns: "i32" },
   socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+  socketpair: { args: ["i32", "i32", "i32", "ptr"], returns: "i32" },
   bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
   connect: { args: ["i32", "ptr", "u32"], returns: "i32" },
   listen: { args: ["i32", "i32"], returns: "i32" },
@@ -230,6 +232,13 @@ export function socket(domain: number, type: number, protocol = 0): number {
   const fd = rawLibc().socket(domain, type, protocol);
   if (fd < 0) fail("socket");
   return fd;
+}
+
+/** socketpair creates a pair of connected sockets (type may include SOCK_NONBLOCK|SOCK_CLOEXEC) and returns both fds. */
+export function socketpair(domain: number, type: number, protocol = 0): [number, number] {
+  const sv = new Int32Array(2);
+  if (rawLibc().socketpair(domain, type, protocol, sv) < 0) fail("socketpair");
+  return [sv[0]!, sv[1]!];
 }
 
 /** bind binds fd to the sockaddr in addr (addrlen bytes). */

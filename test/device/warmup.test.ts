@@ -2,32 +2,24 @@
 // through the data-plane code (or it warms nothing), end by itself, touch
 // nothing of the device it runs in, and run only in a plane's idle turns.
 import { afterEach, describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { selectBackend } from "../../src/crypto/select.ts";
 import { DataPlane } from "../../src/device/dataplane.ts";
 import { SharedStats } from "../../src/device/shared-stats.ts";
 import { Warmup, warmupSkipReason } from "../../src/device/warmup.ts";
 import { closePlanePairs, planePair } from "../support/plane-pair.ts";
+import { recordedWarmup, runToEnd } from "../support/recorded-warmup.ts";
+import { describePrivileged } from "../support/privileges.ts";
+
+const openFds = () => readdirSync("/proc/self/fd").length;
 
 afterEach(closePlanePairs);
 
 describe("JIT warm-up", () => {
   test("carries handshakes, pings and super-packets both ways through real data planes, then ends", () => {
-    const planes: DataPlane[] = [];
-    const logs: string[] = [];
-    const opts = { tcpGro: false, udpGro: false, mtu: 1420, env: {}, stats: SharedStats.allocate(2).buffer };
-    const w = new Warmup(
-      selectBackend({}).backend,
-      opts,
-      (host, o) => {
-        const p = new DataPlane(host.io, o, { post: (m) => m.type === "log" && logs.push(m.message) });
-        planes.push(p);
-        return p;
-      },
-      Infinity,
-    );
-    let slices = 1;
-    while (!w.slice(5, () => performance.now())) slices++;
-    expect(slices).toBeGreaterThan(1); // bounded slices, not one long run
+    const { warmup: w, planes, logs } = recordedWarmup({ tcpGro: false, udpGro: false });
+    expect(runToEnd(w)).toBeGreaterThan(1); // bounded slices, not one long run
     expect(planes).toHaveLength(2);
     for (const p of planes) {
       const c = p.ctx.stats.readCounters();
@@ -41,9 +33,42 @@ describe("JIT warm-up", () => {
     expect(logs).toEqual([]);
   });
 
+  test("runs on the Linux I/O over loopback when it can: real sendmmsg with GSO, recvmmsg with GRO, and every fd it opened is closed", () => {
+    const fds = openFds();
+    const { warmup: w, planes, logs } = recordedWarmup();
+    expect(w.via).toBe("loopback");
+    expect(openFds()).toBeGreaterThan(fds); // socketpairs, eventfds, UDP sockets, epoll sets
+    runToEnd(w);
+    expect(logs).toEqual([]);
+    for (const p of planes) {
+      const c = p.ctx.stats.readCounters();
+      expect(c.handshakesReceived).toBeGreaterThanOrEqual(1);
+      expect(c.sendCalls).toBeGreaterThan(500); // sendmmsg on a real socket (the memory I/O counts none)
+      expect(c.groMessages).toBeGreaterThanOrEqual(100); // the kernel handed GSO sends back as GRO messages
+      expect(c.rxPackets).toBeGreaterThan(5000);
+      expect(c.dropOther + c.dropMalformed + c.dropBadMac + c.dropReplay + c.tunWriteErrors).toBe(0);
+    }
+    expect(w.written).toBe(2 * 150 * (4 + 1)); // each side's pings and coalesced super-packets, read back out of its "TUN"
+    expect(openFds()).toBe(fds);
+  });
+
+  test("a data plane shut down in the middle of its warm-up closes the pair's fds", () => {
+    const fds = openFds();
+    const p = planePair({ warmup: true });
+    // A clock that runs, so an idle turn's slice ends after its 2 ms instead of carrying the whole warm-up.
+    p.net.clock.now = () => performance.now();
+    p.a.plane.turn(); // an idle turn: the first warm-up slice builds the pair
+    expect(p.a.plane.warmingUp).toBe(true);
+    expect(openFds()).toBeGreaterThan(fds);
+    p.a.plane.shutdown();
+    expect(p.a.plane.warmingUp).toBe(false);
+    p.b.plane.shutdown();
+    expect(openFds()).toBe(fds);
+  });
+
   test("on a machine where it would cost more than its CPU budget (an emulated one), it gives up after a few rounds", () => {
     const opts = { tcpGro: true, udpGro: true, mtu: 1420, env: {}, stats: SharedStats.allocate(2).buffer };
-    const w = new Warmup(selectBackend({}).backend, opts, (host, o) => new DataPlane(host.io, o, { post: () => {} }));
+    const w = new Warmup(selectBackend({}).backend, opts, (io, o) => new DataPlane(io, o, { post: () => {} }));
     // A clock on which every packet takes 5 ms: 150 rounds would take far more than the budget.
     let t = 0;
     const slow = () => (t += 5);
@@ -82,5 +107,32 @@ describe("JIT warm-up", () => {
     }
     expect(p.a.counter("tunReads")).toBe(21);
     expect(p.b.counter("tunWrites")).toBe(21);
+  });
+});
+
+describePrivileged("JIT warm-up without a loopback interface", { root: true, commands: ["unshare"] }, () => {
+  test("in a network namespace whose lo is down it falls back to the in-memory I/O and still warms the data-plane code", async () => {
+    // A fresh network namespace has lo down: binding 127.0.0.1 fails there.
+    const child = Bun.spawn(["unshare", "--net", process.execPath, join(import.meta.dir, "warmup-child.ts")], { stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    const r = JSON.parse(out) as {
+      via: string;
+      planesBuilt: number;
+      rxPackets: number[];
+      written: number;
+      fdsBefore: number;
+      fdsAfter: number;
+      logs: string[];
+    };
+    expect(r.via).toBe("memory");
+    // The loopback pair could be built (127.0.0.1 binds with lo down) but carried nothing, so it was dropped after one round.
+    expect(r.planesBuilt).toBe(4);
+    for (const rx of r.rxPackets) expect(rx).toBe(150 * (4 + 46));
+    expect(r.written).toBe(2 * 150 * (4 + 1));
+    expect(r.fdsAfter).toBe(r.fdsBefore);
+    // Only the dropped pair's sends to a 127.0.0.1 that lo (down) does not carry failed.
+    for (const line of r.logs) expect(line).toBe("IPv4 send failed with ENETUNREACH");
   });
 });
