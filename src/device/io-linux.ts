@@ -132,6 +132,7 @@ class LinuxPoller implements IoPoller {
   private readonly eventsView = new DataView(this.events.buffer);
   private readonly eventOne = new Uint8Array(LAYOUT.epollEvent.size);
   private readonly wakeBuf = new Uint8Array(8);
+  private closed = false;
 
   constructor(
     tunFd: number,
@@ -173,7 +174,10 @@ class LinuxPoller implements IoPoller {
     }
   }
 
+  /** close closes the epoll fd once: a second close could hit an fd the number was reused for. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     try {
       close(this.epfd);
     } catch {

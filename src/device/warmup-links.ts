@@ -134,7 +134,9 @@ class LoopbackLink implements WarmupLink {
     return n;
   }
 
+  /** close frees every fd of the link, the epoll set included (its plane may already have closed that one; it closes once). */
   close(): void {
+    this.io?.poller.close();
     for (const fd of this.fds.splice(0)) {
       try {
         close(fd);

@@ -144,8 +144,15 @@ export class Warmup {
         failures.push(`${kind}: ${(e as Error).message}`);
         continue;
       }
+      let sides: [Side, Side];
+      try {
+        sides = [this.side(links[0]), this.side(links[1])];
+      } catch (e) {
+        for (const link of links) link.close();
+        failures.push(`${kind}: ${(e as Error).message}`);
+        continue;
+      }
       this.via = kind;
-      const sides: [Side, Side] = [this.side(links[0]), this.side(links[1])];
       for (const n of [0, 1] as const) {
         const other = sides[1 - n]!;
         const peer: WorkerPeerConfig = {
