@@ -126,7 +126,7 @@ export class CryptoHelper {
       } catch {
         // A failed seal must never be sent: ok stays 0 and the data plane drops it.
       }
-      slot.ok[i] = ok ? 1 : 0;
+      slot.setOk(i, ok);
     }
   }
 

@@ -30,6 +30,10 @@ export const KEY_BYTES = 32;
 /** CHUNK_PACKETS packets make one claim: small enough to balance, large enough to amortise the atomics. */
 export const CHUNK_PACKETS = 8;
 const CHUNKS_MAX = SLOT_PACKETS / CHUNK_PACKETS;
+/** CACHE_LINE: the results of one chunk get a line of their own (64 bytes on x86-64 and arm64). */
+const CACHE_LINE = 64;
+/** RAN_BY_AT: where in its chunk's line who ran it is kept (after its CHUNK_PACKETS ok bytes). */
+const RAN_BY_AT = CHUNK_PACKETS;
 
 export const OP_SEAL = 1;
 export const OP_OPEN = 2;
@@ -96,10 +100,13 @@ export class JobSlot {
   readonly counters: Float64Array;
   /** keyIndex[i]: which of the job's keys packet i uses. */
   readonly keyIndex: Uint8Array;
-  /** ok[i]: 1 when packet i was sealed, or opened with a good tag. */
-  readonly ok: Uint8Array;
-  /** ranBy[c]: RAN_BY_PLANE or RAN_BY_HELPER once chunk c is done, 0 before. */
-  readonly ranBy: Uint8Array;
+  /**
+   * results holds what the threads write while a job runs, one cache line
+   * per chunk: its packets' ok bytes, then who ran it. Packed, the 8 chunks
+   * sharing a line were written by the data plane and a helper at once,
+   * and every packet's result moved the line between their cores.
+   */
+  private readonly results: Uint8Array;
   readonly keyIds: Uint32Array;
   readonly keyBytes: Uint8Array;
 
@@ -120,14 +127,32 @@ export class JobSlot {
     at += SLOT_KEYS * 4;
     this.keyIndex = new Uint8Array(buffer, at, SLOT_PACKETS);
     at += SLOT_PACKETS;
-    this.ok = new Uint8Array(buffer, at, SLOT_PACKETS);
-    at += SLOT_PACKETS;
-    this.ranBy = new Uint8Array(buffer, at, CHUNKS_MAX);
-    at += CHUNKS_MAX;
     this.keyBytes = new Uint8Array(buffer, at, SLOT_KEYS * KEY_BYTES);
+    at += SLOT_KEYS * KEY_BYTES;
+    at = alignLine(at);
+    this.results = new Uint8Array(buffer, at, CHUNKS_MAX * CACHE_LINE);
   }
 
-  static readonly BYTES = SLOT_PACKETS * (8 + 4 + 4 + 1 + 1) + SLOT_KEYS * (4 + KEY_BYTES) + CHUNKS_MAX;
+  static readonly BYTES = SLOT_PACKETS * (8 + 4 + 4 + 1) + SLOT_KEYS * (4 + KEY_BYTES) + CACHE_LINE + CHUNKS_MAX * CACHE_LINE;
+
+  /** ok: packet i was sealed, or opened with a good tag. */
+  ok(i: number): boolean {
+    return this.results[resultAt(i)] === 1;
+  }
+
+  setOk(i: number, ok: boolean): void {
+    this.results[resultAt(i)] = ok ? 1 : 0;
+  }
+
+  /** ranBy: RAN_BY_PLANE or RAN_BY_HELPER once chunk c is done, 0 before. */
+  ranBy(c: number): number {
+    return this.results[c * CACHE_LINE + RAN_BY_AT]!;
+  }
+
+  /** clearRanBy marks chunks [0, chunks) not run yet. */
+  clearRanBy(chunks: number): void {
+    for (let c = 0; c < chunks; c++) this.results[c * CACHE_LINE + RAN_BY_AT] = 0;
+  }
 
   /** base is the slab address the job's offsets are relative to. */
   get base(): number {
@@ -154,7 +179,7 @@ export class JobSlot {
 
   /** finishChunk records chunk c done by `by`; the thread finishing the last chunk wakes a waiting publisher. */
   finishChunk(c: number, by: number): void {
-    this.ranBy[c] = by;
+    this.results[c * CACHE_LINE + RAN_BY_AT] = by;
     const done = Atomics.add(this.ctl, this.w + S_DONE, 1) + 1;
     if (done === Atomics.load(this.ctl, this.w + S_CHUNKS)) Atomics.notify(this.ctl, this.w + S_DONE);
   }
@@ -209,4 +234,13 @@ export class JobArea {
 
 function align8(n: number): number {
   return (n + 7) & ~7;
+}
+
+function alignLine(n: number): number {
+  return (n + CACHE_LINE - 1) & ~(CACHE_LINE - 1);
+}
+
+/** resultAt is where packet i's ok byte is in a slot's results: its chunk's line, its place in the chunk. */
+function resultAt(i: number): number {
+  return Math.floor(i / CHUNK_PACKETS) * CACHE_LINE + (i % CHUNK_PACKETS);
 }

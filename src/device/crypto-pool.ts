@@ -206,10 +206,10 @@ export class PoolBatch {
     slot.offs[i] = off;
     slot.lens[i] = len;
     slot.counters[i] = counter;
-    slot.ok[i] = 0;
+    slot.setOk(i, false);
     const k = this.keyIndex(key);
     slot.keyIndex[i] = k;
-    if (k === KEY_DONE_AT_ADD) slot.ok[i] = this.runOne(key, i) ? 1 : 0;
+    if (k === KEY_DONE_AT_ADD) slot.setOk(i, this.runOne(key, i));
   }
 
   /** full: add may not be called again before submit and finish. */
@@ -236,7 +236,7 @@ export class PoolBatch {
     ctl[slot.w + S_OP] = this.op;
     ctl[slot.w + S_COUNT] = n;
     slot.setBase(addressOf(this.buf));
-    slot.ranBy.fill(0, 0, this.chunks);
+    slot.clearRanBy(this.chunks);
     pool.publish(slot, this.chunks);
     this.published = true;
   }
@@ -251,7 +251,7 @@ export class PoolBatch {
     }
     if (slot.done < this.chunks) this.waitForHelpers();
     let helped = 0;
-    for (let c = 0; c < this.chunks; c++) if (slot.ranBy[c] === RAN_BY_HELPER) helped += Math.min(CHUNK_PACKETS, this.size - c * CHUNK_PACKETS);
+    for (let c = 0; c < this.chunks; c++) if (slot.ranBy(c) === RAN_BY_HELPER) helped += Math.min(CHUNK_PACKETS, this.size - c * CHUNK_PACKETS);
     const c = this.pool.c;
     c[C.cryptoPacketsHelpers]! += helped;
     c[C.cryptoPacketsInline]! += this.size - helped;
@@ -261,7 +261,7 @@ export class PoolBatch {
   }
 
   ok(i: number): boolean {
-    return this.slot.ok[i] === 1;
+    return this.slot.ok(i);
   }
 
   /** pending: submitted to the helpers and not finished yet (a job run at submit is never pending). */
@@ -285,8 +285,8 @@ export class PoolBatch {
     // not be sealed must never be sent), and no helper gets work again: one
     // that wakes later can then only touch a slot nobody reads.
     for (let c = 0; c < this.chunks; c++) {
-      if (slot.ranBy[c] !== 0) continue;
-      slot.ok.fill(0, c * CHUNK_PACKETS, Math.min(this.size, (c + 1) * CHUNK_PACKETS));
+      if (slot.ranBy(c) !== 0) continue;
+      for (let i = c * CHUNK_PACKETS; i < Math.min(this.size, (c + 1) * CHUNK_PACKETS); i++) slot.setOk(i, false);
     }
     this.pool.stalled();
   }
@@ -309,7 +309,7 @@ export class PoolBatch {
     const to = Math.min(this.size, (c + 1) * CHUNK_PACKETS);
     for (let i = c * CHUNK_PACKETS; i < to; i++) {
       const k = slot.keyIndex[i]!;
-      if (k !== KEY_DONE_AT_ADD) slot.ok[i] = this.runOne(this.keys[k]!, i) ? 1 : 0;
+      if (k !== KEY_DONE_AT_ADD) slot.setOk(i, this.runOne(this.keys[k]!, i));
     }
   }
 
