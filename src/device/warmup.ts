@@ -148,18 +148,13 @@ export class Warmup {
   private wire(): [Side, Side] {
     const failures: string[] = [];
     for (let kind = this.untried.shift(); kind !== undefined; kind = this.untried.shift()) {
-      let links: [WarmupLink, WarmupLink];
-      try {
-        links = warmupLinks(kind);
-      } catch (e) {
-        failures.push(`${kind}: ${(e as Error).message}`);
-        continue;
-      }
+      let links: [WarmupLink, WarmupLink] | null = null;
       let sides: [Side, Side];
       try {
+        links = warmupLinks(kind);
         sides = [this.side(links[0]), this.side(links[1])];
       } catch (e) {
-        for (const link of links) link.close();
+        for (const link of links ?? []) link.close();
         failures.push(`${kind}: ${(e as Error).message}`);
         continue;
       }
