@@ -146,12 +146,12 @@ export class JobSlot {
 
   /** ranBy: RAN_BY_PLANE or RAN_BY_HELPER once chunk c is done, 0 before. */
   ranBy(c: number): number {
-    return this.results[c * CACHE_LINE + RAN_BY_AT]!;
+    return this.results[ranByAt(c)]!;
   }
 
   /** clearRanBy marks chunks [0, chunks) not run yet. */
   clearRanBy(chunks: number): void {
-    for (let c = 0; c < chunks; c++) this.results[c * CACHE_LINE + RAN_BY_AT] = 0;
+    for (let c = 0; c < chunks; c++) this.results[ranByAt(c)] = 0;
   }
 
   /** base is the slab address the job's offsets are relative to. */
@@ -179,7 +179,7 @@ export class JobSlot {
 
   /** finishChunk records chunk c done by `by`; the thread finishing the last chunk wakes a waiting publisher. */
   finishChunk(c: number, by: number): void {
-    this.results[c * CACHE_LINE + RAN_BY_AT] = by;
+    this.results[ranByAt(c)] = by;
     const done = Atomics.add(this.ctl, this.w + S_DONE, 1) + 1;
     if (done === Atomics.load(this.ctl, this.w + S_CHUNKS)) Atomics.notify(this.ctl, this.w + S_DONE);
   }
@@ -238,6 +238,11 @@ function align8(n: number): number {
 
 function alignLine(n: number): number {
   return (n + CACHE_LINE - 1) & ~(CACHE_LINE - 1);
+}
+
+/** ranByAt is where chunk c's "ran by" byte is in a slot's results: after its ok bytes, in its line. */
+function ranByAt(c: number): number {
+  return c * CACHE_LINE + RAN_BY_AT;
 }
 
 /** resultAt is where packet i's ok byte is in a slot's results: its chunk's line, its place in the chunk. */
